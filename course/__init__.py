@@ -1,0 +1,1 @@
+"""Calculus for machine learning: the course's build and grading tools."""

@@ -1,0 +1,19 @@
+"""Fixtures that several assignments share.  Like every fixture, each is a module-level def
+that uses only torch and math: the build ships its source to the graders."""
+
+import torch
+
+
+def sketch(outputs, inputs):
+    """Compare a huge vector through 8 fixed random projections and its norm.
+
+    The cost checks run on n in the hundreds of thousands; shipping the whole expected vector
+    to every grader is not worth it, and a wrong vector almost surely changes a projection.
+    """
+    out = outputs[0]
+    if not isinstance(out, torch.Tensor) or out.dim() != 1:
+        return out
+    generator = torch.Generator().manual_seed(20261122)
+    directions = torch.randn(8, out.numel(), generator=generator, dtype=torch.float64)
+    out = out.to(torch.float64)
+    return torch.cat([directions @ out, out.norm().reshape(1)]).to(outputs[0].dtype)

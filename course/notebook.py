@@ -1,0 +1,96 @@
+"""From an assignment's prose (Markdown) and reference solution to an Otter Assign master notebook.
+
+The prose is ordinary Markdown, kept apart from code so that it diffs well and can be
+translated file by file.  Fenced ```python blocks become code cells; three directives, each
+an HTML comment on its own line, mark the graded parts:
+
+    <!-- question q1 -->          opens question q1 (title and points come from questions.py)
+    <!-- solution central_difference -->
+                                  the reference function becomes the student's stub
+    <!-- end question -->         closes it and adds the student's `grader.check("q1")` cell
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+import textwrap
+
+import nbformat
+
+DIRECTIVE = re.compile(r"^<!--\s*(question|solution|end question)\s*(\S*)\s*-->\s*$")
+FENCE = re.compile(r"^```(\w*)\s*$")
+
+
+def _markdown(text: str) -> list:
+    text = text.strip("\n")
+    return [nbformat.v4.new_markdown_cell(text)] if text.strip() else []
+
+
+def _raw(text: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_raw_cell(text)
+
+
+def stub_source(fn) -> str:
+    """The function's signature and docstring, its body as the solution, a raising stub as prompt."""
+    source = textwrap.dedent(inspect.getsource(fn))
+    node = ast.parse(source).body[0]
+    lines = source.splitlines()
+    docstring = ast.get_docstring(node, clean=False)
+    first_body = node.body[1] if docstring is not None else node.body[0]
+    head, body = lines[: first_body.lineno - 1], lines[first_body.lineno - 1:]
+    indent = " " * first_body.col_offset
+    return "\n".join([
+        *head,
+        f"{indent}# BEGIN SOLUTION NO PROMPT",
+        *body,
+        f"{indent}# END SOLUTION",
+        f"{indent}# BEGIN PROMPT",
+        f'{indent}raise NotImplementedError("{fn.__name__}")',
+        f"{indent}# END PROMPT",
+    ])
+
+
+def master_cells(prose: str, questions: dict, reference) -> list:
+    """Cells of the master notebook, without the assignment config cell."""
+    cells, buffer, code, open_question = [], [], None, None
+    for number, line in enumerate(prose.splitlines(), 1):
+        fence = FENCE.match(line)
+        if code is not None:
+            if fence:
+                cells.append(nbformat.v4.new_code_cell("\n".join(code)))
+                code = None
+            else:
+                code.append(line)
+            continue
+        if fence and fence.group(1) == "python":
+            cells += _markdown("\n".join(buffer))
+            buffer, code = [], []
+            continue
+        directive = DIRECTIVE.match(line)
+        if not directive:
+            buffer.append(line)
+            continue
+        cells += _markdown("\n".join(buffer))
+        buffer = []
+        kind, arg = directive.groups()
+        if kind == "question":
+            if open_question or arg not in questions:
+                raise ValueError(f"line {number}: question {arg!r} is nested or not in questions.py")
+            open_question = arg
+            q = questions[arg]
+            cells.append(_raw(f"# BEGIN QUESTION\nname: {q.name}\npoints: {q.points}"))
+        elif kind == "solution":
+            cells += [_raw("# BEGIN SOLUTION"),
+                      nbformat.v4.new_code_cell(stub_source(getattr(reference, arg))),
+                      _raw("# END SOLUTION")]
+        else:
+            if not open_question:
+                raise ValueError(f"line {number}: end question without a question")
+            cells.append(_raw("# END QUESTION"))
+            cells.append(nbformat.v4.new_code_cell(f'grader.check("{open_question}")'))
+            open_question = None
+    if code is not None or open_question:
+        raise ValueError("the prose ends inside a code block or a question")
+    return cells + _markdown("\n".join(buffer))

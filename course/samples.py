@@ -1,0 +1,53 @@
+"""Make submissions from a student notebook: answer cells replaced by given function sources.
+
+Used by the tests (the reference, realistic bugs, attacks) and to generate the bundled
+sample submissions under examples/.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+ANSWER_TAG = "otter_answer_cell"
+
+
+def defined_name(source: str) -> str | None:
+    """The name of the first function a cell defines."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef):
+            return node.name
+    return None
+
+
+def fill(student: Path | nbformat.NotebookNode, answers: dict[str, str], extra_cells: list[str] = ()) -> nbformat.NotebookNode:
+    """A copy of the student notebook with each stub whose function is in ``answers`` replaced.
+
+    ``extra_cells`` are appended as code cells (for hostile submissions).
+    """
+    nb = nbformat.read(student, as_version=4) if isinstance(student, Path) else nbformat.from_dict(student)
+    for cell in nb.cells:
+        if ANSWER_TAG in cell.get("metadata", {}).get("tags", []):
+            name = defined_name(cell.source)
+            if name in answers:
+                cell.source = answers[name]
+    for source in extra_cells:
+        nb.cells.append(nbformat.v4.new_code_cell(source))
+    return nb
+
+
+def reference_answers(reference_module) -> dict[str, str]:
+    """Every public function of a reference module, as source text."""
+    return {name: textwrap.dedent(inspect.getsource(fn))
+            for name, fn in vars(reference_module).items()
+            if inspect.isfunction(fn) and fn.__module__ == reference_module.__name__ and not name.startswith("_")}
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(nbformat.writes(nb))
+    return path

@@ -1,0 +1,178 @@
+"""Questions as data: what each question grades, with which inputs, worth how many points.
+
+An assignment's ``solutions/<name>/questions.py`` defines ``QUESTIONS``, a list of
+``Question``s; each holds ``Case``s, one concept each with its own points.  A case makes one
+or more ``Call``s to student functions; its expected value is what the reference solution
+returns on the same calls (an optional ``expected`` states the lecture notes' true value, and
+the build fails if the reference disagrees with it).
+
+``compile_plan`` turns the questions into the grading plan: plain JSON that the otter test
+files and the hardened grader both read.  Inputs are plain data or seeded ``randn``/``randint``
+descriptions; functions passed as inputs ("fixtures") travel as their source code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from course import checks, runtime
+
+
+@dataclass(frozen=True)
+class Random:
+    """A seeded random tensor, described rather than stored: ``randn(0, 300_000)``."""
+
+    kind: str
+    seed: int
+    shape: tuple[int, ...]
+    high: int = 0
+
+    def spec(self) -> dict:
+        if self.kind == "randn":
+            return {"randn": self.seed, "shape": list(self.shape), "dtype": "float64"}
+        return {"randint": self.seed, "shape": list(self.shape), "high": self.high}
+
+
+def randn(seed: int, *shape: int) -> Random:
+    return Random("randn", seed, shape)
+
+
+def randint(seed: int, high: int, *shape: int) -> Random:
+    return Random("randint", seed, shape, high)
+
+
+class Call:
+    """``Call("vjp", f, x, v)``: one call of a student function."""
+
+    def __init__(self, fn: str, *args: Any, **kwargs: Any):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+
+@dataclass
+class Case:
+    label: str
+    calls: Call | list[Call]
+    points: float = 1
+    public: bool = False
+    tol: str = "exact"
+    expected: Any = None
+    post: Callable | None = None
+    forbid: tuple[str, ...] = ()
+    forbid_reason: str = "build the full matrix"
+
+    def __post_init__(self):
+        if isinstance(self.calls, Call):
+            self.calls = [self.calls]
+        if self.tol not in checks.TOLERANCES:
+            raise ValueError(f"{self.label}: unknown tolerance {self.tol!r}")
+
+
+@dataclass
+class Question:
+    name: str
+    title: str
+    cases: list[Case] = field(default_factory=list)
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.cases)
+
+    @property
+    def functions(self) -> list[str]:
+        return sorted({call.fn for c in self.cases for call in c.calls})
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")[:60] or "case"
+
+
+class PlanError(ValueError):
+    """The questions are inconsistent: the build stops with this message."""
+
+
+def compile_plan(assignment: str, questions: list[Question], reference: Any) -> dict:
+    """Grade the reference on every case and return the plan (plain JSON data)."""
+    found: dict[str, Callable] = {}
+    described = []
+    for q in questions:
+        ids = set()
+        for case in q.cases:
+            case_id = slug(case.label)
+            if case_id in ids:
+                raise PlanError(f"{q.name}: two cases are labelled {case.label!r}")
+            ids.add(case_id)
+            if case.post is not None:
+                _add_fixture(case.post, found)
+            described.append((q, case, case_id, [_call_spec(c, case, found) for c in case.calls]))
+    # Fixtures run from their source alone (torch and math in scope), as in the student's world.
+    sources = {name: textwrap.dedent(inspect.getsource(fn)) for name, fn in sorted(found.items())}
+    fixtures = runtime.load_fixtures(sources)
+    functions = {name: getattr(reference, name) for q in questions for name in q.functions}
+
+    cases_by_question: dict[str, list] = {q.name: [] for q in questions}
+    for q, case, case_id, calls in described:
+        post = case.post and case.post.__name__
+        value = evaluate(calls, post, functions, fixtures)
+        if case.expected is not None:
+            try:
+                checks.check(case.label, value, case.expected, "documented")
+            except checks.CheckFailure as e:
+                raise PlanError(f"{q.name}: the reference disagrees with the documented value: {e}")
+        cases_by_question[q.name].append({
+            "id": case_id, "label": case.label, "points": case.points,
+            "hidden": not case.public, "tol": case.tol, "calls": calls,
+            "post": post, "expected": runtime.encode(value),
+        })
+    return {
+        "assignment": assignment,
+        "fixtures": sources,
+        "questions": [{"name": q.name, "title": q.title, "points": q.points,
+                       "functions": q.functions, "cases": cases_by_question[q.name]}
+                      for q in questions],
+    }
+
+
+def evaluate(calls: list[dict], post: str | None, functions: dict, fixtures: dict) -> Any:
+    """Run a case's calls and its post-processing: the value that gets compared."""
+    outputs = [runtime.call(functions, c, fixtures) for c in calls]
+    if post:
+        inputs = [[runtime.materialize(a, fixtures) for a in c["args"]] for c in calls]
+        return fixtures[post](outputs, inputs)
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _call_spec(call: Call, case: Case, fixtures: dict) -> dict:
+    spec = {"fn": call.fn, "args": [_arg_spec(a, fixtures) for a in call.args],
+            "kwargs": {k: _arg_spec(v, fixtures) for k, v in call.kwargs.items()}}
+    if case.forbid:
+        spec.update(forbid=list(case.forbid), forbid_reason=case.forbid_reason)
+    return spec
+
+
+def _arg_spec(arg: Any, fixtures: dict) -> Any:
+    if isinstance(arg, Random):
+        return arg.spec()
+    if isinstance(arg, torch.Tensor):
+        return runtime.encode(arg)
+    if isinstance(arg, tuple):
+        return {"tuple": [_arg_spec(a, fixtures) for a in arg]}
+    if callable(arg):
+        _add_fixture(arg, fixtures)
+        return {"fn": arg.__name__}
+    if isinstance(arg, (bool, int, float, str)) or arg is None:
+        return arg
+    raise PlanError(f"cannot describe an argument of type {type(arg).__name__}")
+
+
+def _add_fixture(fn: Callable, fixtures: dict) -> None:
+    name = fn.__name__
+    if name == "<lambda>" or "." in fn.__qualname__:
+        raise PlanError(f"fixture {fn.__qualname__} must be a module-level def (its source is shipped)")
+    if fixtures.setdefault(name, fn) is not fn:
+        raise PlanError(f"two different fixtures are named {name}")

@@ -1,0 +1,130 @@
+"""hw01_derivatives: questions, points and test cases (public ones are the lecture notes' examples)."""
+
+import torch
+
+from course.spec import Call, Case, Question, randint, randn
+
+
+# Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.
+def square(x):
+    return x ** 2
+
+
+def cubic(x):
+    return x ** 3 + 2 * x ** 2 + x
+
+
+def sine(x):
+    return torch.sin(torch.as_tensor(x, dtype=torch.float64))
+
+
+def exp_minus_square(x):
+    return torch.exp(-torch.as_tensor(x, dtype=torch.float64) ** 2)
+
+
+def sum_of_cubes(x):
+    return (x ** 3).sum()
+
+
+def softplus_energy(x):
+    return torch.nn.functional.softplus(x).sum() + (x[0] * x[-1]) ** 2
+
+
+def cube_with_wrong_backward(x):
+    """sum(x^3), but its backward claims the derivative is 2x: gradient_check must notice."""
+
+    class Cube(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return t ** 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            (t,) = ctx.saved_tensors
+            return grad * 2 * t
+
+    return Cube.apply(x).sum()
+
+
+def is_below_1e_6(outputs, inputs):
+    """A correct gradient passes the check: the relative error is tiny (True/False)."""
+    error = outputs[0]
+    return isinstance(error, float) and 0 <= error < 1e-6
+
+
+def t(*values, dtype=torch.float64):
+    return torch.tensor(values, dtype=dtype)
+
+
+QUESTIONS = [
+    Question("q1", "Forward difference", [
+        Case("x^2 at x = 3 is about 6.00001", Call("numerical_derivative", square, 3.0),
+             public=True, tol="numerical", expected=6.00001),
+        Case("x^3 + 2x^2 + x at x = 2 is about 21", Call("numerical_derivative", cubic, 2.0),
+             public=True, tol="numerical"),
+        Case("uses the step h it is given", Call("numerical_derivative", square, 3.0, h=0.5),
+             tol="numerical", expected=6.5),
+        Case("sin at x = 0.7", Call("numerical_derivative", sine, 0.7), tol="numerical"),
+        Case("exp(-x^2) at x = -1.3 with h = 1e-4",
+             Call("numerical_derivative", exp_minus_square, -1.3, h=1e-4), tol="numerical"),
+    ]),
+    Question("q2", "Central difference", [
+        Case("x^2 at x = 3 is 6", Call("central_difference", square, 3.0),
+             public=True, tol="numerical", expected=6.0),
+        Case("x^3 + 2x^2 + x at x = 2 is 21", Call("central_difference", cubic, 2.0),
+             public=True, tol="numerical", expected=21.0),
+        Case("uses the step h it is given (error h^2 = 0.01 on a cubic)",
+             Call("central_difference", cubic, 2.0, h=0.1), tol="numerical", expected=21.01),
+        Case("sin at x = 0.7", Call("central_difference", sine, 0.7), tol="numerical"),
+        Case("exp(-x^2) at x = -1.3", Call("central_difference", exp_minus_square, -1.3), tol="numerical"),
+    ]),
+    Question("q3", "ReLU derivative", [
+        Case("ReLU' at [-2, -1, 0, 1, 2]", Call("relu_grad", t(-2, -1, 0, 1, 2)),
+             public=True, expected=t(0, 0, 0, 1, 1)),
+        Case("0 at exactly x = 0, also for -0.0", Call("relu_grad", t(0.0, -0.0, 1e-300, -1e-300))),
+        Case("random 4x5 matrix keeps its shape", Call("relu_grad", randn(11, 4, 5))),
+        Case("float32 input gives float32 output", Call("relu_grad", t(-1.5, 0.0, 2.5, dtype=torch.float32))),
+    ]),
+    Question("q4", "Sigmoid derivative", [
+        Case("sigmoid' at [-3, 0, 3]", Call("sigmoid_grad", t(-3, 0, 3)),
+             public=True, expected=t(0.045176659730912, 0.25, 0.045176659730912)),
+        Case("random 3x4 matrix", Call("sigmoid_grad", randn(12, 3, 4))),
+        Case("no NaN and full relative accuracy for large |x|", Call("sigmoid_grad", t(-800, -40, 40, 800)),
+             tol="relative"),
+        Case("float32 input gives float32 output", Call("sigmoid_grad", t(-1.0, 0.5, dtype=torch.float32))),
+    ]),
+    Question("q5", "MSE gradient", [
+        Case("y_pred 2.5, y_true 3 gives -1", Call("mse_grad", t(2.5), t(3.0)),
+             public=True, expected=t(-1.0)),
+        Case("vectors of length 7 (the mean divides by 7)", Call("mse_grad", randn(13, 7), randn(14, 7))),
+        Case("2x3 batch: the mean is over all 6 entries", Call("mse_grad", randn(15, 2, 3), randn(16, 2, 3))),
+    ]),
+    Question("q6", "Gradients of a linear model", [
+        Case("w=2, b=1, x=3, y=10 gives (-18, -6)", Call("linear_model_grads", 2.0, 1.0, 3.0, 10.0),
+             public=True, expected=(-18.0, -6.0)),
+        Case("prediction above the target gives positive gradients",
+             Call("linear_model_grads", 0.5, 2.0, -4.0, -3.0)),
+        Case("negative input flips the sign of dL/dw only", Call("linear_model_grads", 1.5, -0.25, -2.0, 1.0)),
+    ]),
+    Question("q7", "Softmax cross-entropy gradient", [
+        Case("logits [2, 1, 0.1], target 0", Call("softmax_cross_entropy_grad", t(2, 1, 0.1).reshape(1, 3),
+                                                  torch.tensor([0])),
+             public=True, expected=t(-0.34099886, 0.24243297, 0.09856589).reshape(1, 3)),
+        Case("batch of 4 over 5 classes divides by the batch size",
+             Call("softmax_cross_entropy_grad", randn(17, 4, 5), randint(18, 5, 4))),
+        Case("large logits [1000, 1001, 1002] give no NaN",
+             Call("softmax_cross_entropy_grad", t(1000, 1001, 1002).reshape(1, 3), torch.tensor([2]))),
+    ]),
+    Question("q8", "Gradient check", [
+        Case("a correct gradient passes: relative error below 1e-6",
+             Call("gradient_check", sum_of_cubes, t(1.0, -2.0, 0.5)), post=is_below_1e_6,
+             public=True, expected=True),
+        Case("a wrong backward is caught: its relative error, on x = [1, -2, 0.5]",
+             Call("gradient_check", cube_with_wrong_backward, t(1.0, -2.0, 0.5)), tol="numerical"),
+        Case("a correct gradient passes on a random point in 6 dimensions",
+             Call("gradient_check", softplus_energy, randn(19, 6)), post=is_below_1e_6, expected=True),
+        Case("a wrong backward is caught on a random point",
+             Call("gradient_check", cube_with_wrong_backward, randn(20, 5)), tol="numerical"),
+    ]),
+]
