@@ -12,6 +12,7 @@ elementwise:
   that a forward difference fails where a central one is asked for.
 - ``relative``: stability checks on values far below 1 (sigmoid' at x = 40 is 4e-18), where
   any absolute floor would let a result that rounded to 0 pass.
+- ``single``: float32 inputs (to check that the dtype is kept): float32 rounding, 1e-7.
 - ``documented``: the lecture notes' printed values (4 to 8 significant digits), which the
   build checks the reference against; students are always compared with the reference.
 - ``iterative``: long loops (gradient descent, Adam) where rounding accumulates over steps.
@@ -31,6 +32,7 @@ TOLERANCES = {
     "numerical": (1e-7, 1e-9),
     "relative": (1e-9, 0.0),
     "iterative": (1e-6, 1e-9),
+    "single": (1e-5, 1e-6),
     "documented": (1e-4, 1e-6),
 }
 

@@ -202,6 +202,7 @@ TOLERANCES = {
     "numerical": (1e-7, 1e-9),
     "relative": (1e-9, 0.0),
     "iterative": (1e-6, 1e-9),
+    "single": (1e-5, 1e-6),
     "documented": (1e-4, 1e-6),
 }
 
