@@ -64,7 +64,7 @@ class Case:
     expected: Any = None
     post: Callable | None = None
     forbid: tuple[str, ...] = ()
-    forbid_reason: str = "build the full matrix"
+    forbid_reason: str = "build the full matrix"  # "vjp must not build the full matrix: it called ..."
 
     def __post_init__(self):
         if isinstance(self.calls, Call):
