@@ -1,0 +1,271 @@
+"""The student side of the hardened grader: a warm worker that runs each submission in a
+fresh, locked-down process.
+
+``python -m course.sandbox FD`` starts a *worker*: it imports torch once, then waits on the
+control socket FD.  For each submission it forks a *student process* that:
+
+1. leaves the worker's session and keeps only its own socket to the grader;
+2. gets limits: address space, file size (caps printed output), processes, no core dumps;
+3. loses the network (a new network namespace when root; Landlock's TCP rules otherwise);
+4. loses the filesystem (Landlock): read-only Python and system libraries, read-write only
+   its scratch folder, so tests, plans, reference solutions and result files are out of reach;
+   and it cannot signal processes outside its sandbox;
+5. when the grader runs as root, becomes an unprivileged uid of its own (one per worker slot),
+   so that the grader can kill everything it started, fork bombs included;
+6. runs the notebook's code cells, then answers the grader's calls one at a time.
+
+The worker never sees an expected value (the grader keeps those), and neither does the
+student process: it receives a call's arguments and sends back plain JSON, nothing else.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import site
+import socket
+import sys
+import types
+
+import torch  # imported once per worker: every student process forks with it loaded
+
+from course import runtime
+
+# What notebooks of this course import, loaded once per worker.  A student process may not
+# be able to read the Python installation afterwards (it runs as another uid when the grader
+# is root), so an import of anything else may fail there: it counts as an error in that cell.
+PRELOAD = ("math", "cmath", "random", "typing", "functools", "itertools", "collections", "dataclasses",
+           "numpy", "numpy.linalg", "matplotlib", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
+           "mpl_toolkits.mplot3d",
+           "torch.func", "torch.autograd.functional", "torch.autograd.forward_ad", "torch.linalg",
+           "torch.nn", "torch.nn.functional", "torch.optim", "torch.distributions", "torch.testing")
+
+
+def preload() -> None:
+    import importlib
+    import matplotlib
+    matplotlib.use("Agg")
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+
+LIBC = ctypes.CDLL(None, use_errno=True)
+SANDBOX_UID_BASE = 61000  # uid of worker slot k is SANDBOX_UID_BASE + k (root only)
+
+
+# ---------------------------------------------------------------- Landlock (Linux >= 5.13)
+
+_FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1,
+                     5: (1 << 16) - 1}
+_READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read file, read dir
+_FILE_ONLY = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights that apply to a file
+
+
+def landlock_abi() -> int:
+    return LIBC.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, VERSION)
+
+
+def landlock(read_only: list[str], read_write: list[str]) -> str:
+    """Restrict this process to the given paths; say what was enforced."""
+    abi = landlock_abi()
+    if abi < 1:
+        return "no Landlock on this kernel: filesystem not isolated"
+    fs = _FS_RIGHTS_BY_ABI[min(abi, 5)]
+    net = 0b11 if abi >= 4 else 0  # bind and connect on TCP: denied
+    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets and signals outside the sandbox
+    attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
+    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
+    ruleset = LIBC.syscall(444, ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        return f"Landlock ruleset failed (errno {ctypes.get_errno()})"
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    for paths, rights in ((read_only, _READ), (read_write, fs)):
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue
+            allowed = rights if os.path.isdir(path) else rights & _FILE_ONLY
+            rule = PathBeneath(allowed & fs, fd)
+            LIBC.syscall(445, ruleset, 1, ctypes.byref(rule), 0)
+            os.close(fd)
+    LIBC.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    if LIBC.syscall(446, ruleset, 0) != 0:
+        return f"Landlock restrict failed (errno {ctypes.get_errno()})"
+    os.close(ruleset)
+    return f"Landlock ABI {abi}: filesystem{', TCP' if net else ''}{', signals' if scoped else ''} isolated"
+
+
+def readable_roots() -> list[str]:
+    """Python, its packages, system libraries and the grader's own runtime: nothing else."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(),
+             site.getusersitepackages(), os.path.dirname(runtime.__file__)}
+    roots |= {"/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys/devices/system/cpu",
+              "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"}
+    return sorted(r for r in roots if os.path.exists(r))
+
+
+# ---------------------------------------------------------------- the student process
+
+class _Otter(types.ModuleType):
+    """Stands in for otter inside the sandbox: the notebook's own checks are not graded."""
+
+    class Notebook:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+
+def _send(sock: socket.socket, message: dict) -> None:
+    sock.sendall(json.dumps(message, allow_nan=False).encode() + b"\n")
+
+
+def _tell(control: socket.socket, message: dict) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def _strip_magics(source: str) -> str:
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        lines.append(line[: len(line) - len(stripped)] + "pass" if stripped[:1] in ("%", "!") else line)
+    return "\n".join(lines)
+
+
+def isolate(request: dict, slot: int) -> list[str]:
+    """Steps 1-5 of the module docstring, in the freshly forked student process."""
+    notes = []
+    workdir, limits = request["workdir"], request["limits"]
+    os.chdir(workdir)
+    out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0), os.dup2(out, 1), os.dup2(out, 2)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the output cap, writes fail instead
+    memory = limits["memory_mb"] << 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_mb"] << 20,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"],) * 2)
+    root = os.geteuid() == 0
+    if root:
+        if LIBC.unshare(0x40000000) == 0:  # CLONE_NEWNET: no interfaces but a down loopback
+            notes.append("network: a new empty namespace")
+        else:
+            notes.append(f"network namespace failed (errno {ctypes.get_errno()})")
+        uid = SANDBOX_UID_BASE + slot
+        os.chown(workdir, uid, uid)
+        os.fchown(out, uid, uid)
+    for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
+        os.environ[name] = workdir
+    os.environ.pop("DISPLAY", None)
+    notes.append(landlock(readable_roots(), [workdir, "/dev/null"]))
+    if root:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+        notes.append(f"running as uid {uid}")
+    return notes
+
+
+def student_process(request: dict, sock: socket.socket, slot: int) -> None:
+    runtime.install_guards(request["guards"])
+    notes = isolate(request, slot)
+    sys.modules["otter"] = _Otter("otter")
+    fixtures = runtime.load_fixtures(request["fixtures"])
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    cell_errors = []
+    for index, source in request["cells"]:
+        try:
+            exec(compile(_strip_magics(source), f"<cell {index}>", "exec"), namespace)
+        except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading
+            cell_errors.append({"cell": index, "error": f"{type(error).__name__}: {str(error)[:300]}"})
+    torch.set_num_threads(1)
+    _send(sock, {"ready": True, "cell_errors": cell_errors, "notes": notes})
+    reader = sock.makefile("rb")
+    for line in reader:
+        spec = json.loads(line)
+        try:
+            reply = {"value": runtime.encode(runtime.call(namespace, spec, fixtures))}
+        except BaseException as error:
+            reply = {"error": runtime.describe_error(spec["fn"], error)}
+        try:
+            _send(sock, reply)
+        except ValueError:  # a value JSON cannot carry
+            _send(sock, {"value": {"object": "unserialisable value"}})
+
+
+# ---------------------------------------------------------------- the worker
+
+def _sweep(uid: int) -> None:
+    """Kill every process of a sandbox uid (fork bombs included), from a throwaway child."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def worker(control_fd: int) -> None:
+    control = socket.socket(fileno=control_fd)  # SOCK_SEQPACKET: one message per packet
+    preload()
+    os.setpgid(0, 0)
+    while True:
+        readable, _, _ = select.select([control], [], [], 0.2)
+        while True:  # reap finished student processes and report how they ended
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            _tell(control, {"exited": pid, "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                            "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None})
+        if not readable:
+            continue
+        header, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
+        if not header:
+            return
+        request = json.loads(header.decode())
+        if request["op"] == "sweep":
+            if os.geteuid() == 0:
+                _sweep(SANDBOX_UID_BASE + request["slot"])
+            _tell(control, {"swept": request["slot"]})
+            continue
+        with open(request["request"]) as f:  # the code cells and fixtures, too big for a packet
+            request.update(json.load(f))
+        os.unlink(request["request"])
+        pid = os.fork()
+        if pid == 0:
+            sock = socket.socket(fileno=fds[0])
+            try:
+                control.close()
+                os.setsid()
+                student_process(request, sock, request["slot"])
+            except BaseException:
+                import traceback
+                traceback.print_exc()  # into the run's output.txt, which the grader logs
+                os._exit(70)
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+        _tell(control, {"started": pid})
+
+
+if __name__ == "__main__":
+    worker(int(sys.argv[1]))

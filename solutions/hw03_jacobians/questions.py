@@ -1,0 +1,227 @@
+"""hw03_jacobians: questions, points and test cases (public ones are the lecture notes' examples)."""
+
+import torch
+
+from course.fixtures import sketch
+from course.runtime import FULL_MATRIX_APIS
+from course.spec import Call, Case, Question, randn
+
+
+# Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.
+def notes_map(x):
+    """[x1^2 + x2, x1 x2 + x2^2]: Jacobian [[2 x1, 1], [x2, x1 + 2 x2]]."""
+    return torch.stack([x[0] ** 2 + x[1], x[0] * x[1] + x[1] ** 2])
+
+
+def notes_map_xy(x):
+    """[x^2 + y, x y]: Jacobian [[2x, 1], [y, x]]."""
+    return torch.stack([x[0] ** 2 + x[1], x[0] * x[1]])
+
+
+def notes_linear_map(x):
+    """y1 = -2 x1 + x2, y2 = x1 + x2."""
+    return torch.stack([-2 * x[0] + x[1], x[0] + x[1]])
+
+
+def notes_weight_map(x):
+    """x -> W x with the notes' W = [[1, 2, 3], [4, 5, 6]]."""
+    W = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=x.dtype)
+    return W @ x
+
+
+def notes_inner(x):
+    return torch.stack([x[0] * x[1], x[0] + x[1] ** 2])
+
+
+def notes_outer(y):
+    return torch.stack([y[0] + y[1], y[0] * y[1]])
+
+
+def wide_map(x):
+    """R^3 -> R^5."""
+    return torch.stack([x[0] * x[1], torch.sin(x[2]), x[0] ** 2 - x[2],
+                        torch.exp(x[1] / 2), x[0] * x[1] * x[2]])
+
+
+def squash_5_to_2(y):
+    """R^5 -> R^2."""
+    return torch.stack([y[0] * y[1] + y[2], torch.sin(y[3]) - y[4] ** 2])
+
+
+def pair_map(x):
+    """R^4 -> R^2."""
+    return torch.stack([x[0] * x[3] + x[1], torch.cos(x[2]) + x[1] ** 2])
+
+
+def lift_2_to_3(y):
+    """R^2 -> R^3."""
+    return torch.stack([y[0] * y[1], y[0] - y[1], torch.tanh(y[0])])
+
+
+def linear_4_to_6(x):
+    A = torch.randn(6, 4, generator=torch.Generator().manual_seed(7), dtype=x.dtype)
+    return A @ x
+
+
+def linear_6_to_3(y):
+    B = torch.randn(3, 6, generator=torch.Generator().manual_seed(8), dtype=y.dtype)
+    return B @ y
+
+
+def mixing_map(x):
+    """R^7 -> R^3: a nonlinear map that mixes every input into every output."""
+    return torch.stack([torch.sin(x).sum(), (x ** 2 * torch.arange(7, dtype=x.dtype)).sum(),
+                        torch.tanh(x[0] * x[6]) + x[3]])
+
+
+# O(n) maps for the cost checks (n = 300_000: a full n x n float64 Jacobian would need 720 GB).
+def tanh_times_shift(x):
+    """R^n -> R^n, f_i = tanh(x_i) x_{i-1}: J has a diagonal and a (cyclic) subdiagonal."""
+    return torch.tanh(x) * torch.roll(x, 1)
+
+
+def prefix_sums_and_squares(x):
+    """R^n -> R^(n + 1000): J is lower triangular (n x n ones) above 1000 rows of 2 x_i e_i."""
+    return torch.cat([torch.cumsum(x, 0), x[:1000] ** 2])
+
+
+def neighbour_products(x):
+    """R^n -> R^(n - 1), f_i = x_i x_{i+1}."""
+    return x[1:] * x[:-1]
+
+
+# Post-processing fixtures.
+def adjoint_sides(outputs, inputs):
+    """Both sides of the dot-product test: <v, J u> (from jvp) and <J^T v, u> (from vjp)."""
+    vjp_out, jvp_out = outputs
+    v, u = inputs[0][2], inputs[1][2]
+    return torch.stack([torch.dot(v, jvp_out), torch.dot(vjp_out, u)])
+
+
+def weight_gradient(outputs, inputs):
+    return outputs[0][0]
+
+
+def input_gradient(outputs, inputs):
+    return outputs[0][1]
+
+
+def t(*values, dtype=torch.float64):
+    return torch.tensor(values, dtype=dtype)
+
+
+def onehot(i, n):
+    e = torch.zeros(n, dtype=torch.float64)
+    e[i] = 1.0
+    return e
+
+
+BY_HAND = "call torch's Jacobian helpers (derive it by hand)"
+COLUMNS = "call torch's Jacobian helpers (use central differences)"
+NO_J = "build the Jacobian"
+N = 300_000
+
+QUESTIONS = [
+    Question("q1", "Numerical Jacobian", [
+        Case("[x1^2 + x2, x1 x2 + x2^2] at (2, 3) is [[4, 1], [3, 8]]",
+             Call("numerical_jacobian", notes_map, t(2, 3)), public=True, tol="numerical",
+             expected=t(4, 1, 3, 8).reshape(2, 2), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+        Case("[x^2 + y, x y] at (2, 3) is [[4, 1], [3, 2]]",
+             Call("numerical_jacobian", notes_map_xy, t(2, 3)), public=True, tol="numerical",
+             expected=t(4, 1, 3, 2).reshape(2, 2), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+        Case("the Jacobian of x -> W x is W (2 x 3)",
+             Call("numerical_jacobian", notes_weight_map, t(0.5, -1, 2)), public=True, tol="numerical",
+             expected=t(1, 2, 3, 4, 5, 6).reshape(2, 3), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+        Case("y1 = -2 x1 + x2, y2 = x1 + x2 gives [[-2, 1], [1, 1]]",
+             Call("numerical_jacobian", notes_linear_map, t(1, 1)), public=True, tol="numerical",
+             expected=t(-2, 1, 1, 1).reshape(2, 2), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+        Case("a map R^3 -> R^5 at a random point has shape (5, 3)",
+             Call("numerical_jacobian", wide_map, randn(31, 3)), tol="numerical",
+             forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+        Case("a map R^7 -> R^3 at a random point",
+             Call("numerical_jacobian", mixing_map, randn(32, 7)), tol="numerical",
+             forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+        Case("uses the step h it is given (h = 0.1 on a map R^3 -> R^5)",
+             Call("numerical_jacobian", wide_map, randn(33, 3), h=0.1), tol="numerical",
+             forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+    ]),
+    Question("q2", "Softmax Jacobian", [
+        Case("logits [2, 1, 0.1]", Call("softmax_jacobian", t(2, 1, 0.1)), public=True,
+             expected=t(0.2247186378, -0.1597636038, -0.0649550340,
+                        -0.1597636038, 0.1836592254, -0.0238956216,
+                        -0.0649550340, -0.0238956216, 0.0888506557).reshape(3, 3),
+             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+        Case("random logits in 6 classes", Call("softmax_jacobian", randn(34, 6)),
+             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+        Case("equal logits in 4 classes", Call("softmax_jacobian", t(0, 0, 0, 0)),
+             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+        Case("large logits [1000, 1001, 1002] give no NaN", Call("softmax_jacobian", t(1000, 1001, 1002)),
+             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+        Case("float32 input gives float32 output",
+             Call("softmax_jacobian", t(0.5, -1.0, 2.0, 0.0, dtype=torch.float32)), tol="single",
+             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+    ]),
+    Question("q3", "Chain rule for Jacobians", [
+        Case("g(f(x)) for the notes' f and g at (1, 2) is [[3, 5], [12, 13]]",
+             Call("composed_jacobian", notes_inner, notes_outer, t(1, 2)), public=True, tol="numerical",
+             expected=t(3, 5, 12, 13).reshape(2, 2)),
+        Case("R^3 -> R^5 -> R^2 at a random point (shape (2, 3))",
+             Call("composed_jacobian", wide_map, squash_5_to_2, randn(35, 3)), tol="numerical"),
+        Case("R^4 -> R^2 -> R^3 at a random point (shape (3, 4))",
+             Call("composed_jacobian", pair_map, lift_2_to_3, randn(36, 4)), tol="numerical"),
+        Case("two linear maps R^4 -> R^6 -> R^3 compose to B A",
+             Call("composed_jacobian", linear_4_to_6, linear_6_to_3, randn(37, 4)), tol="numerical"),
+    ]),
+    Question("q4", "Vector-Jacobian product", [
+        Case("gradient of sum([x0^2 + x1, x0 x1]) at (1, 2) is [4, 2] (v = [1, 1])",
+             Call("vjp", notes_map_xy, t(1, 2), t(1, 1)), public=True, expected=t(4, 2)),
+        Case("v = [1, 0] picks the first row of [[4, 1], [3, 8]]",
+             Call("vjp", notes_map, t(2, 3), t(1, 0)), public=True, expected=t(4, 1)),
+        Case("a one-hot v picks a row of the Jacobian of a map R^3 -> R^5",
+             Call("vjp", wide_map, randn(38, 3), onehot(2, 5))),
+        Case("random v on a map R^3 -> R^5", Call("vjp", wide_map, randn(39, 3), randn(40, 5))),
+        Case("float32 input gives float32 output",
+             Call("vjp", tanh_times_shift, t(0.5, -1.0, 2.0, dtype=torch.float32),
+                  t(1.0, 2.0, -1.0, dtype=torch.float32)), tol="single"),
+        Case("n = 300,000 without building the Jacobian (R^n -> R^n)",
+             Call("vjp", tanh_times_shift, randn(41, N), randn(42, N)), points=2, post=sketch,
+             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+        Case("n = 300,000 without building the Jacobian (R^n -> R^(n + 1000))",
+             Call("vjp", prefix_sums_and_squares, randn(43, N), randn(44, N + 1000)), points=2, post=sketch,
+             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+    ]),
+    Question("q5", "Jacobian-vector product", [
+        Case("u = [1, 0] picks the first column of [[4, 1], [3, 8]]",
+             Call("jvp", notes_map, t(2, 3), t(1, 0)), public=True, expected=t(4, 3)),
+        Case("u = [0, 1] picks the second column of [[4, 1], [3, 2]]",
+             Call("jvp", notes_map_xy, t(2, 3), t(0, 1)), public=True, expected=t(1, 2)),
+        Case("a one-hot u picks a column of the Jacobian of a map R^3 -> R^5",
+             Call("jvp", wide_map, randn(45, 3), onehot(1, 3))),
+        Case("random u on a map R^7 -> R^3", Call("jvp", mixing_map, randn(46, 7), randn(47, 7))),
+        Case("n = 300,000 without building the Jacobian (R^n -> R^n)",
+             Call("jvp", tanh_times_shift, randn(48, N), randn(49, N)), points=2, post=sketch,
+             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+        Case("n = 300,000 without building the Jacobian (R^n -> R^(n - 1))",
+             Call("jvp", neighbour_products, randn(50, N), randn(51, N)), points=2, post=sketch,
+             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+    ]),
+    Question("q6", "The dot-product test", [
+        Case("<v, J u> from jvp and <J^T v, u> from vjp, on a map R^3 -> R^5",
+             [Call("vjp", wide_map, randn(52, 3), randn(53, 5)),
+              Call("jvp", wide_map, randn(52, 3), randn(54, 3))], post=adjoint_sides),
+        Case("<v, J u> from jvp and <J^T v, u> from vjp, on a map R^50 -> R^50",
+             [Call("vjp", tanh_times_shift, randn(55, 50), randn(56, 50)),
+              Call("jvp", tanh_times_shift, randn(55, 50), randn(57, 50))], post=adjoint_sides),
+    ]),
+    Question("q7", "Backward pass of a linear layer", [
+        Case("the notes' W = [[1, 2, 3], [4, 5, 6]], x = [1, 0, -1], grad_y = [1, 1]",
+             Call("linear_layer_backward", t(1, 2, 3, 4, 5, 6).reshape(2, 3), t(1, 0, -1), t(1, 1)),
+             public=True, expected=(t(1, 0, -1, 1, 0, -1).reshape(2, 3), t(5, 7, 9))),
+        Case("grad_W of a random 4 x 7 layer",
+             Call("linear_layer_backward", randn(58, 4, 7), randn(59, 7), randn(60, 4)), post=weight_gradient),
+        Case("grad_x of a random 4 x 7 layer",
+             Call("linear_layer_backward", randn(58, 4, 7), randn(59, 7), randn(60, 4)), post=input_gradient),
+        Case("both gradients of a random 5 x 2 layer",
+             Call("linear_layer_backward", randn(61, 5, 2), randn(62, 2), randn(63, 5))),
+    ]),
+]
