@@ -40,7 +40,8 @@ nbformat==5.11.1
 matplotlib==3.11.2
 """
 # Files of the course package that the autograder zip carries: the grader, never the build.
-ENGINE_FILES = ("__init__.py", "checks.py", "runtime.py")
+ENGINE_FILES = ("__init__.py", "checks.py", "runtime.py", "sandbox.py", "grade.py", "batch.py", "export.py",
+                "gradescope.py")
 
 
 @dataclass

@@ -17,7 +17,21 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--check", action="store_true",
                        help="fail if a committed generated file differs from a fresh build")
 
+    grade = commands.add_parser("grade", help="grade a folder or zip of submitted notebooks (no Docker)")
+    grade.add_argument("submissions", help="a folder, a zip (e.g. Canvas's Download Submissions) or one notebook")
+    grade.add_argument("--assignment", required=True, help="e.g. hw01_derivatives")
+    grade.add_argument("--output", required=True, help="folder for the gradebook, feedback and results")
+    grade.add_argument("--autograder", help="the autograder zip (default: autograder/ASSIGNMENT-autograder.zip)")
+    grade.add_argument("--roster", help="CSV with the LMS's student columns (e.g. Canvas's gradebook export)")
+    grade.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
+    grade.add_argument("--timeout", type=float, default=120.0, help="seconds to run one notebook")
+    grade.add_argument("--call-timeout", type=float, default=30.0, help="seconds for one graded call")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="address-space cap of a student process")
+
     args = parser.parse_args(argv)
+    if args.command == "grade":
+        from course.batch import main as grade_main
+        return grade_main(args)
     if args.command == "build":
         from course.build import build as run_build, check_fresh
         start = time.perf_counter()

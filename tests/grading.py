@@ -1,5 +1,5 @@
 """Grading helpers for the tests: make submissions from the reference with some functions
-replaced, grade them for real, and compare scores per question."""
+replaced, grade them for real (the hardened grader and `otter run`), compare per question."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import json
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import samples
+from course.batch import grade_all
 from course.build import ROOT, sources
 
 
@@ -33,34 +35,53 @@ def student_notebook(assignment: str) -> Path:
     return ROOT / "assignments" / assignment / f"{assignment}.ipynb"
 
 
+def autograder_zip(assignment: str) -> Path:
+    return ROOT / "autograder" / f"{assignment}-autograder.zip"
+
+
 def question_points(assignment: str) -> dict[str, float]:
     return {q.name: q.points for q in source_of(assignment).module("questions").QUESTIONS}
 
 
-def make_submission(assignment: str, replaced: dict[str, str] | None, folder: Path, name: str) -> Path:
+def make_submission(assignment: str, replaced: dict[str, str] | None, folder: Path, name: str,
+                    extra_cells: list[str] = ()) -> Path:
     """The reference-filled notebook with ``replaced`` functions swapped in (None: the untouched stub)."""
-    if replaced is None:
-        nb = samples.fill(student_notebook(assignment), {})
-    else:
-        answers = samples.reference_answers(source_of(assignment).module("reference"))
-        nb = samples.fill(student_notebook(assignment), {**answers, **replaced})
+    answers = {} if replaced is None else {
+        **samples.reference_answers(source_of(assignment).module("reference")), **replaced}
+    nb = samples.fill(student_notebook(assignment), answers, extra_cells)
     return samples.write(nb, folder / name / f"{assignment}.ipynb")
 
 
 def otter_run(assignment: str, notebook: Path) -> dict[str, float]:
     """Scores per question from a real `otter run` with the built autograder zip."""
-    zip_path = ROOT / "autograder" / f"{assignment}-autograder.zip"
-    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", str(notebook.parent),
-                    str(notebook)], cwd=notebook.parent, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder_zip(assignment)),
+                    "-o", str(notebook.parent), str(notebook)],
+                   cwd=notebook.parent, check=True, capture_output=True, timeout=600)
     results = json.loads((notebook.parent / "results.json").read_text())
     return {t["name"]: t["score"] for t in results["tests"] if "score" in t}
 
 
-def grade_variants(assignment: str, variants: dict[str, dict[str, str] | None]) -> dict[str, dict[str, float]]:
-    """Scores per question for each variant (name -> replaced functions, None for the stub)."""
+def course_grade(assignment: str, folder: Path, output: Path) -> dict[str, dict]:
+    """Records per submission folder name from the hardened batch grader."""
+    records = grade_all(folder, autograder_zip(assignment), output, workers=2, log=lambda _: None)
+    return {Path(r["source"]).parts[0]: r for r in records}
+
+
+def grade_variants(assignment: str, variants: dict[str, dict[str, str] | None],
+                   with_otter: bool = True) -> dict[str, dict[str, float]]:
+    """Scores per question of each variant (name -> replaced functions; None: the stub), graded by
+    `course grade`; with ``with_otter``, also by `otter run`, which must agree on every score."""
     with tempfile.TemporaryDirectory() as tmp:
-        return {name: otter_run(assignment, make_submission(assignment, replaced, Path(tmp), name))
-                for name, replaced in variants.items()}
+        folder = Path(tmp) / "submissions"
+        paths = {name: make_submission(assignment, replaced, folder, name) for name, replaced in variants.items()}
+        records = course_grade(assignment, folder, Path(tmp) / "graded")
+        scores = {name: records[name]["questions"] for name in variants}
+        if with_otter:
+            with ThreadPoolExecutor(2) as pool:
+                otter = dict(zip(paths, pool.map(lambda p: otter_run(assignment, p), paths.values())))
+            for name in variants:
+                assert otter[name] == scores[name], f"{name}: otter run {otter[name]} != course grade {scores[name]}"
+        return scores
 
 
 def assert_bugs_lose_exactly(assignment: str, bugs: list[Bug]) -> None:

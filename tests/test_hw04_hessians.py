@@ -263,7 +263,7 @@ BUGS = [
         "        return 'saddle'\n"
         "    if (d.abs() <= tol).any():\n"
         "        return 'degenerate'\n"
-        "    return 'minimum' if (d > tol).all() else 'maximum'\n", {"q3": 6}),
+        "    return 'minimum' if (d > tol).all() else 'maximum'\n", {"q3": 7}),
     Bug("classification without the degenerate case", "classify_critical_point",
         "def classify_critical_point(H, tol=1e-8):\n"
         "    e = torch.linalg.eigvalsh(H)\n"
@@ -275,7 +275,7 @@ BUGS = [
     Bug("condition number as a signed ratio", "hessian_condition",
         "def hessian_condition(H):\n"
         "    e = torch.linalg.eigvalsh(H)\n"
-        "    return float(e.max() / e.min())\n", {"q4": 3}),
+        "    return float(e.max() / e.min())\n", {"q4": 4}),
     Bug("Newton step through the inverse", "newton_step",
         "def newton_step(g, H):\n"
         "    return -torch.linalg.inv(H) @ g\n", {"q5": 0}),
@@ -295,7 +295,7 @@ BUGS = [
         "    m = betas[0] * m + (1 - betas[0]) * grad\n"
         "    v = betas[1] * v + (1 - betas[1]) * grad ** 2\n"
         "    m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)\n"
-        "    return theta - lr * m_hat / torch.sqrt(v_hat + eps), m, v\n", {"q7": 5}),
+        "    return theta - lr * m_hat / torch.sqrt(v_hat + eps), m, v\n", {"q7": 4}),
 ]
 
 
