@@ -249,7 +249,7 @@ BUGS = [
         "        columns.append((gradient(x + e) - g0) / h)\n"
         "    a = torch.stack(columns, dim=1)\n"
         "    return (a + a.T) / 2\n", {"q1": 1}),
-    Bug("Taylor model without the 1/2", "taylor_second_order",
+    Bug("Taylor model without the factor one half", "taylor_second_order",
         "def taylor_second_order(f, x0, dx):\n"
         "    H = torch.autograd.functional.hessian(f, x0)\n"
         "    x = x0.clone().requires_grad_(True)\n"
