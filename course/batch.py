@@ -173,6 +173,13 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
             worker = pool.get()
             try:
                 result = grade_notebook(worker, plan, s.raw, limits)
+            except (RuntimeError, OSError) as first:  # the worker itself failed: a fresh one, once
+                worker.close()
+                worker = Worker(worker.slot, scratch)
+                try:
+                    result = grade_notebook(worker, plan, s.raw, limits)
+                except (RuntimeError, OSError) as second:
+                    result = zero_result(plan, "grader error", f"{first}; then {second}")
             finally:
                 pool.put(worker)
         rec = record(s, result, plan_digest)

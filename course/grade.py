@@ -36,7 +36,7 @@ class Limits:
     output_mb: int = 8  # everything the notebook prints
     processes: int = 32  # per sandbox uid (root only)
     cpu_seconds: int = 900
-    restarts: int = 2  # fresh student processes after a crash or a timeout in a call
+    restarts: int = 8  # fresh student processes after a crash or a timeout in a call
 
 
 class Died(Exception):
@@ -166,6 +166,7 @@ class Worker:
 
     def close(self) -> None:
         self.control.close()
+        self.process.terminate()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -249,6 +250,7 @@ def grade_notebook(worker: Worker, plan: dict, raw: bytes, limits: Limits) -> Re
         return zero_result(plan, "not a notebook", str(e))
     fixtures = runtime.load_fixtures(plan["fixtures"])
     result, process, restarts, problems = Result(), None, 0, []
+    broken: dict[str, str] = {}  # function -> how it timed out or crashed: not called again
 
     def launch():
         nonlocal process
@@ -278,6 +280,9 @@ def grade_notebook(worker: Worker, plan: dict, raw: bytes, limits: Limits) -> Re
         for case in q["cases"]:
             outputs, message = [], ""
             for call in case["calls"]:
+                if call["fn"] in broken:
+                    message = f"not run: {call['fn']} {broken[call['fn']]} on an earlier case"
+                    break
                 if process is None:
                     if restarts >= limits.restarts:
                         message = "not graded: the notebook crashed or timed out too often"
@@ -291,7 +296,7 @@ def grade_notebook(worker: Worker, plan: dict, raw: bytes, limits: Limits) -> Re
                 try:
                     reply = process.request(call, limits.call_seconds)
                 except Died as e:
-                    message = f"{call['fn']} {e}"
+                    message, broken[call["fn"]] = f"{call['fn']} {e}", str(e).split(":")[0]
                     problems.append("timeout" if "timed out" in str(e) else "crashed")
                     process.kill()
                     process = None

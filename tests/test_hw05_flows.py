@@ -77,7 +77,7 @@ def test_log_abs_det_jacobian_survives_underflow_overflow_and_negative_determina
 
 # --- affine flow ---------------------------------------------------------------------------------
 
-@given(float64_vectors(bound=50.0).filter(lambda s: bool((s != 0).all())))
+@given(float64_vectors(bound=50.0).filter(lambda s: bool((s.abs() > 1e-6).all())))
 def test_affine_log_det_matches_autograd(scale):
     shift = torch.linspace(-1, 1, scale.numel(), dtype=torch.float64)
     expected = autograd_log_abs_det(lambda x: scale * x + shift, torch.zeros_like(scale))
