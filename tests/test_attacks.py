@@ -159,9 +159,11 @@ while True:
         "loop_in_one_function": ("reference", {"relu_grad": "def relu_grad(x):\n    while True:\n        pass\n"}, [],
                                  FULL - question_points(ASSIGNMENT)["q3"]),
         "memory_bomb": ("reference", {}, ["""
-hoard = []
-while True:
-    hoard.append(bytearray(100_000_000))
+def bomb():
+    hoard = []
+    while True:
+        hoard.append(bytearray(100_000_000))
+bomb()
 """], FULL),
         "memory_bomb_in_one_function": ("reference", {"sigmoid_grad": "def sigmoid_grad(x):\n    return torch.ones(10**11)\n"},
                                         [], FULL - question_points(ASSIGNMENT)["q4"]),
