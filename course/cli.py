@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--call-timeout", type=float, default=30.0, help="seconds for one graded call")
     grade.add_argument("--memory-mb", type=int, default=4096, help="address-space cap of a student process")
 
+    demo = commands.add_parser("demo", help="build everything, then grade the bundled sample submissions")
+    demo.add_argument("--output", default="out", help="where the gradebooks go (default: out/)")
+
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return run_demo(Path(args.output))
     if args.command == "grade":
         from course.batch import main as grade_main
         return grade_main(args)
@@ -39,6 +44,27 @@ def main(argv: list[str] | None = None) -> int:
             return check_fresh(args.assignments or None)
         run_build(only=args.assignments or None)
         print(f"build took {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def run_demo(output: Path) -> int:
+    """The main job on the bundled default: build the course, grade examples/submissions/*."""
+    from course.batch import grade_all
+    from course.build import ROOT, build
+
+    start = time.perf_counter()
+    build()
+    print(f"built every assignment in {time.perf_counter() - start:.1f} s\n")
+    for folder in sorted((ROOT / "examples" / "submissions").iterdir()):
+        began = time.perf_counter()
+        records = grade_all(folder, ROOT / "autograder" / f"{folder.name}-autograder.zip", output / folder.name,
+                            log=lambda _: None)
+        print(f"{folder.name}: {len(records)} submissions graded in {time.perf_counter() - began:.1f} s "
+              f"-> {output / folder.name / 'gradebook.csv'}")
+        for r in records:
+            print(f"    {r['source']:<22} {r['score']:>5g} / {r['max_score']:<4g} {r['status']}"
+                  + (f" ({r['detail'][:60]})" if r["detail"] else ""))
+    print(f"\ndone in {time.perf_counter() - start:.1f} s; students' feedback is in {output}/*/feedback/")
     return 0
 
 

@@ -47,7 +47,14 @@ def reference_answers(reference_module) -> dict[str, str]:
             if inspect.isfunction(fn) and fn.__module__ == reference_module.__name__ and not name.startswith("_")}
 
 
+def dumps(nb: nbformat.NotebookNode) -> str:
+    """Deterministic text: cell ids numbered, as the build numbers them."""
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"
+    return nbformat.writes(nb) + "\n"
+
+
 def write(nb: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(nbformat.writes(nb))
+    path.write_text(dumps(nb))
     return path

@@ -82,3 +82,14 @@ def test_a_wrong_documented_value_stops_the_build():
     questions = [Question("q1", "t", [Case("x^2 at 3", Call("central_difference", square, 3.0), expected=6.5)])]
     with pytest.raises(PlanError, match="disagrees with the documented value"):
         compile_plan("hw", questions, Reference)
+
+
+def test_bundled_sample_submissions_are_fresh():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "examples" / "make_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stale = [str(p.relative_to(ROOT)) for p, data in module.expected_files().items()
+             if not p.exists() or p.read_bytes() != data]
+    assert not stale, f"run `python examples/make_samples.py` and commit: {stale}"

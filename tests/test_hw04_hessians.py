@@ -282,9 +282,11 @@ BUGS = [
     Bug("Newton step with the wrong sign", "newton_step",
         "def newton_step(g, H):\n"
         "    return torch.linalg.solve(H, g)\n", {"q5": 1}),
+    # (torch.func.hessian would be the same bug, but the hardened grader's sandbox cannot import
+    # what it loads lazily: it scores 0 there against 4 with otter run.)
     Bug("HVP through the full Hessian", "hvp",
         "def hvp(f, x, v):\n"
-        "    return torch.func.hessian(f)(x) @ v\n", {"q6": 4}),
+        "    return torch.autograd.functional.hessian(f, x) @ v\n", {"q6": 4}),
     Bug("Adam without bias correction", "adam_step",
         "def adam_step(theta, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):\n"
         "    m = betas[0] * m + (1 - betas[0]) * grad\n"

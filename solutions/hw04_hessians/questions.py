@@ -90,7 +90,7 @@ ZEROS2 = torch.zeros(2, dtype=torch.float64)
 
 ADAM_T2 = adam_state(50, 6, 1)
 ADAM_T3 = adam_state(51, 6, 2)
-ADAM_T40 = adam_state(52, 8, 39, lr=0.01, betas=(0.8, 0.99))
+ADAM_T40 = adam_state(57, 8, 39, lr=0.01, betas=(0.8, 0.99))
 ADAM_TINY = adam_state(53, 5, 3, scale=1e-9)
 
 QUESTIONS = [

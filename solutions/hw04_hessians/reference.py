@@ -101,7 +101,7 @@ def hvp(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x), x, create_graph=True)
-    (hv,) = torch.autograd.grad(g, x, grad_outputs=v)
+    (hv,) = torch.autograd.grad(g @ v, x)
     return hv
 
 
