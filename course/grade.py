@@ -34,7 +34,6 @@ class Limits:
     call_seconds: float = 30.0  # one call of a student function
     memory_mb: int = 4096  # address space of the student process (torch alone maps ~650 MB)
     output_mb: int = 8  # everything the notebook prints
-    processes: int = 32  # per sandbox uid (root only)
     cpu_seconds: int = 900
     restarts: int = 8  # fresh student processes after a crash or a timeout in a call
 
@@ -99,7 +98,6 @@ class StudentProcess:
         except (ProcessLookupError, PermissionError):
             pass
         self.sock.close()
-        self.worker.sweep()
 
 
 class Worker:
@@ -116,7 +114,7 @@ class Worker:
                                         stderr=subprocess.DEVNULL)
         theirs.close()
 
-    def _message(self, wanted: str, seconds: float = 60.0) -> dict:
+    def _message(self, wanted: str, seconds: float = 300.0) -> dict:  # the first waits for preloading
         deadline = time.monotonic() + seconds
         while True:
             self.control.settimeout(max(0.01, deadline - time.monotonic()))
@@ -159,10 +157,6 @@ class Worker:
         theirs.close()
         pid = self._message("started")["started"]
         return StudentProcess(self, pid, ours, workdir)
-
-    def sweep(self) -> None:
-        self.control.send(json.dumps({"op": "sweep", "slot": self.slot}).encode())
-        self._message("swept")
 
     def close(self) -> None:
         self.control.close()

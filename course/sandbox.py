@@ -5,14 +5,15 @@ fresh, locked-down process.
 control socket FD.  For each submission it forks a *student process* that:
 
 1. leaves the worker's session and keeps only its own socket to the grader;
-2. gets limits: address space, file size (caps printed output), processes, no core dumps;
-3. loses the network (a new network namespace when root; Landlock's TCP rules otherwise);
-4. loses the filesystem (Landlock): read-only Python and system libraries, read-write only
+2. gets limits: address space, file size (caps printed output), CPU time, no core dumps;
+3. loses the network (a new network namespace; Landlock's TCP rules where that fails);
+4. when the grader runs as root, loses every capability (no mount, reboot, raw sockets);
+5. loses the filesystem (Landlock): read-only Python and system libraries, read-write only
    its scratch folder, so tests, plans, reference solutions and result files are out of reach;
-   and it cannot signal processes outside its sandbox;
-5. when the grader runs as root, becomes an unprivileged uid of its own (one per worker slot),
-   so that the grader can kill everything it started, fork bombs included;
-6. runs the notebook's code cells, then answers the grader's calls one at a time.
+   and it cannot signal or trace processes outside its sandbox;
+6. loses the right to create processes (seccomp): threads yes, fork no, so a fork bomb
+   fizzles and killing the one process cleans everything up;
+7. runs the notebook's code cells, then answers the grader's calls one at a time.
 
 The worker never sees an expected value (the grader keeps those), and neither does the
 student process: it receives a call's arguments and sends back plain JSON, nothing else.
@@ -35,11 +36,10 @@ import torch  # imported once per worker: every student process forks with it lo
 
 from course import runtime
 
-# What notebooks of this course import, loaded once per worker.  A student process may not
-# be able to read the Python installation afterwards (it runs as another uid when the grader
-# is root), so an import of anything else may fail there: it counts as an error in that cell.
+# What notebooks of this course import, loaded once per worker: a warm start for every
+# student process (the sandbox still lets them import anything under Python's own folders).
 PRELOAD = ("math", "cmath", "random", "typing", "functools", "itertools", "collections", "dataclasses",
-           "numpy", "numpy.linalg", "matplotlib", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
+           "numpy", "numpy.linalg", "contourpy", "matplotlib", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
            "mpl_toolkits.mplot3d",
            "torch.func", "torch.autograd.functional", "torch.autograd.forward_ad", "torch.linalg",
            "torch.nn", "torch.nn.functional", "torch.optim", "torch.distributions", "torch.testing")
@@ -47,6 +47,8 @@ PRELOAD = ("math", "cmath", "random", "typing", "functools", "itertools", "colle
 
 def preload() -> None:
     import importlib
+    import io
+
     import matplotlib
     matplotlib.use("Agg")
     for name in PRELOAD:
@@ -54,9 +56,21 @@ def preload() -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    # Draw once with every kind of plot the notebooks use, so that lazily imported modules
+    # (contourpy, fonts, image writers) are loaded before the student process loses access.
+    import matplotlib.pyplot as plt
+    import numpy as np
+    grid = np.linspace(-1, 1, 5)
+    x, y = np.meshgrid(grid, grid)
+    fig, axes = plt.subplots(1, 3, subplot_kw=None)
+    axes[0].contour(x, y, x * y), axes[0].contourf(x, y, x * y), axes[0].quiver(x, y, x, y)
+    axes[1].loglog(grid + 2, grid + 2, "o-", label="$x^2$"), axes[1].legend(), axes[1].set_title("t")
+    axes[2].hist(grid), axes[2].pcolormesh(x, y, x), axes[2].imshow(x * y), axes[2].scatter(grid, grid)
+    fig.colorbar(axes[2].images[0])
+    fig.savefig(io.BytesIO(), format="png")
+    plt.close("all")
 
 LIBC = ctypes.CDLL(None, use_errno=True)
-SANDBOX_UID_BASE = 61000  # uid of worker slot k is SANDBOX_UID_BASE + k (root only)
 
 
 # ---------------------------------------------------------------- Landlock (Linux >= 5.13)
@@ -144,7 +158,58 @@ def _strip_magics(source: str) -> str:
     return "\n".join(lines)
 
 
-def isolate(request: dict, slot: int) -> list[str]:
+def drop_capabilities() -> str:
+    """Root without capabilities: no mount, reboot, raw sockets or overriding file modes."""
+    for cap in range(64):
+        LIBC.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    if LIBC.syscall(126 if os.uname().machine == "x86_64" else 91, header, data) != 0:  # capset
+        return f"capabilities kept (errno {ctypes.get_errno()})"
+    return "root capabilities dropped"
+
+
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, {"clone": 56, "fork": 57, "vfork": 58, "clone3": 435}),
+                 "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}
+
+
+def no_new_processes() -> str:
+    """A seccomp filter: threads may be created (torch needs them), processes may not.
+
+    fork, vfork and clone without CLONE_THREAD fail with EPERM; clone3 fails with ENOSYS so
+    that the C library falls back to clone, whose flags the filter can read.
+    """
+    machine = os.uname().machine
+    if machine not in _SECCOMP_ARCH:
+        return f"no seccomp filter for {machine}: new processes allowed"
+    arch, numbers = _SECCOMP_ARCH[machine]
+    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
+    load, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
+    blocked = [numbers[n] for n in ("fork", "vfork") if n in numbers]
+    n = len(blocked)
+    # 0-3: wrong architecture -> allow; load the syscall number.  4..5+n: the tests, then the
+    # returns: 6+n allow, 7+n EPERM, 8+n ENOSYS, 9+n.. clone: CLONE_THREAD set -> allow.
+    # A jump of k skips k instructions.
+    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, allow), (load, 0, 0, 0)]
+    program += [(jeq, 2 + n - i, 0, number) for i, number in enumerate(blocked)]  # -> 7+n
+    program += [(jeq, 3, 0, numbers["clone3"]), (jeq, 3, 0, numbers["clone"])]  # -> 8+n, 9+n
+    program += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys),
+                (load, 0, 0, 16), (jset, 0, 1, 0x00010000), (ret, 0, 0, allow), (ret, 0, 0, eperm)]
+
+    class Filter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Filter))]
+
+    filters = (Filter * len(program))(*[Filter(*instruction) for instruction in program])
+    LIBC.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    if LIBC.prctl(22, 2, ctypes.byref(Program(len(program), filters)), 0, 0) != 0:  # SECCOMP_MODE_FILTER
+        return f"seccomp failed (errno {ctypes.get_errno()}): new processes allowed"
+    return "no new processes (seccomp)"
+
+
+def isolate(request: dict) -> list[str]:
     """Steps 1-5 of the module docstring, in the freshly forked student process."""
     notes = []
     workdir, limits = request["workdir"], request["limits"]
@@ -159,30 +224,23 @@ def isolate(request: dict, slot: int) -> list[str]:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"],) * 2)
     root = os.geteuid() == 0
-    if root:
-        if LIBC.unshare(0x40000000) == 0:  # CLONE_NEWNET: no interfaces but a down loopback
-            notes.append("network: a new empty namespace")
-        else:
-            notes.append(f"network namespace failed (errno {ctypes.get_errno()})")
-        uid = SANDBOX_UID_BASE + slot
-        os.chown(workdir, uid, uid)
-        os.fchown(out, uid, uid)
+    # CLONE_NEWNET (root), or a user namespace first (unprivileged): no interfaces but a down loopback.
+    if LIBC.unshare(0x40000000 if root else 0x40000000 | 0x10000000) == 0:
+        notes.append("network: none (a new namespace)")
+    else:
+        notes.append("network: no namespace; Landlock denies TCP where the kernel supports it")
     for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
         os.environ[name] = workdir
-    os.environ.pop("DISPLAY", None)
-    notes.append(landlock(readable_roots(), [workdir, "/dev/null"]))
     if root:
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"],) * 2)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        notes.append(f"running as uid {uid}")
+        notes.append(drop_capabilities())
+    notes.append(landlock(readable_roots(), [workdir, "/dev/null"]))
+    notes.append(no_new_processes())
     return notes
 
 
-def student_process(request: dict, sock: socket.socket, slot: int) -> None:
+def student_process(request: dict, sock: socket.socket) -> None:
     runtime.install_guards(request["guards"])
-    notes = isolate(request, slot)
+    notes = isolate(request)
     sys.modules["otter"] = _Otter("otter")
     fixtures = runtime.load_fixtures(request["fixtures"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -209,18 +267,6 @@ def student_process(request: dict, sock: socket.socket, slot: int) -> None:
 
 # ---------------------------------------------------------------- the worker
 
-def _sweep(uid: int) -> None:
-    """Kill every process of a sandbox uid (fork bombs included), from a throwaway child."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
-
-
 def worker(control_fd: int) -> None:
     control = socket.socket(fileno=control_fd)  # SOCK_SEQPACKET: one message per packet
     preload()
@@ -242,11 +288,6 @@ def worker(control_fd: int) -> None:
         if not header:
             return
         request = json.loads(header.decode())
-        if request["op"] == "sweep":
-            if os.geteuid() == 0:
-                _sweep(SANDBOX_UID_BASE + request["slot"])
-            _tell(control, {"swept": request["slot"]})
-            continue
         with open(request["request"]) as f:  # the code cells and fixtures, too big for a packet
             request.update(json.load(f))
         os.unlink(request["request"])
@@ -256,7 +297,7 @@ def worker(control_fd: int) -> None:
             try:
                 control.close()
                 os.setsid()
-                student_process(request, sock, request["slot"])
+                student_process(request, sock)
             except BaseException:
                 import traceback
                 traceback.print_exc()  # into the run's output.txt, which the grader logs

@@ -156,6 +156,15 @@ while True:
         pass
 """], 0),
         "infinite_loop": ("stub", {}, ["while True:\n    pass"], 0),
+        "spawn_a_shell": ("stub", {}, ["""
+import subprocess
+subprocess.run(["sh", "-c", "echo pwned > /tmp/course-shell"])
+"""], 0),
+        "threads_are_fine": ("reference", {}, ["""
+from concurrent.futures import ThreadPoolExecutor
+with ThreadPoolExecutor(4) as pool:
+    print(sum(pool.map(lambda i: i * i, range(100))))
+"""], FULL),
         "loop_in_one_function": ("reference", {"relu_grad": "def relu_grad(x):\n    while True:\n        pass\n"}, [],
                                  FULL - question_points(ASSIGNMENT)["q3"]),
         "memory_bomb": ("reference", {}, ["""
@@ -224,7 +233,7 @@ def test_every_attack_gets_a_row(battlefield):
 @pytest.mark.parametrize("attack", [
     "honest", "patch_isclose", "patch_the_graders_modules", "replace_otters_test_runner",
     "overwrite_tests_and_autograder", "fake_results_then_exit", "sys_exit_midway", "segfault", "fork_bomb",
-    "infinite_loop", "loop_in_one_function", "memory_bomb", "memory_bomb_in_one_function",
+    "infinite_loop", "spawn_a_shell", "threads_are_fine", "loop_in_one_function", "memory_bomb", "memory_bomb_in_one_function",
     "hundred_megabytes_of_output", "read_the_answers", "phone_home", "kill_everything", "objects_that_lie",
 ])
 def test_no_attack_scores_more_than_its_honest_functions(battlefield, attack):
@@ -236,6 +245,7 @@ def test_attacks_are_reported_with_a_reason(battlefield):
     records = battlefield["records"]
     assert records["infinite_loop"]["status"] == "timeout"
     assert records["fork_bomb"]["status"] == "timeout"
+    assert records["threads_are_fine"]["status"] == "ok"
     assert records["segfault"]["status"] == "crashed" and "SIGSEGV" in records["segfault"]["detail"]
     assert records["fake_results_then_exit"]["status"] == "crashed"
     assert records["loop_in_one_function"]["status"] == "timeout"
@@ -249,7 +259,7 @@ def test_files_the_attacks_aimed_at_are_untouched(battlefield):
         assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
     honest = json.loads((battlefield["output"] / "results" / f"{HONEST_KEY}.json").read_text())
     assert honest["score"] == FULL and honest["key"] == HONEST_KEY
-    assert not Path("/tmp/course-pwned").exists()
+    assert not Path("/tmp/course-pwned").exists() and not Path("/tmp/course-shell").exists()
 
 
 def test_no_network_from_a_submission(battlefield):
