@@ -66,6 +66,18 @@ def test_linear_model_and_mse_match_the_notes():
 
 
 BUGS = [
+    Bug("central difference in numerical_derivative", "numerical_derivative",
+        "def numerical_derivative(f, x, h=1e-5):\n    return float((f(x + h) - f(x - h)) / (2 * h))\n", {"q1": 0}),
+    Bug("step h ignored", "numerical_derivative",
+        "def numerical_derivative(f, x, h=1e-5):\n    return float((f(x + 1e-5) - f(x)) / 1e-5)\n", {"q1": 3}),
+    Bug("chain rule without the factor 2", "linear_model_grads",
+        "def linear_model_grads(w, b, x, y):\n    r = w * x + b - y\n    return float(r * x), float(r)\n", {"q6": 0}),
+    Bug("absolute instead of relative error", "gradient_check",
+        "def gradient_check(f, x, h=1e-6):\n"
+        "    leaf = x.detach().clone().requires_grad_(True)\n"
+        "    (a,) = torch.autograd.grad(f(leaf), leaf)\n"
+        "    n = torch.stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in torch.eye(len(x), dtype=x.dtype)])\n"
+        "    return float((a - n).abs().max())\n", {"q8": 2}),
     Bug("forward difference in central_difference", "central_difference",
         "def central_difference(f, x, h=1e-5):\n    return float((f(x + h) - f(x)) / h)\n", {"q2": 0}),
     Bug("ReLU' of 1 at zero", "relu_grad",
