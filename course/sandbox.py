@@ -42,7 +42,8 @@ PRELOAD = ("math", "cmath", "random", "typing", "functools", "itertools", "colle
            "numpy", "numpy.linalg", "contourpy", "matplotlib", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
            "mpl_toolkits.mplot3d",
            "torch.func", "torch.autograd.functional", "torch.autograd.forward_ad", "torch.linalg",
-           "torch.nn", "torch.nn.functional", "torch.optim", "torch.distributions", "torch.testing")
+           "torch.nn", "torch.nn.functional", "torch.optim", "torch.distributions", "torch.testing",
+    "torch.fx.experimental.symbolic_shapes", "torch._decomp.decompositions_for_jvp")
 
 
 def preload() -> None:
@@ -69,6 +70,18 @@ def preload() -> None:
     fig.colorbar(axes[2].images[0])
     fig.savefig(io.BytesIO(), format="png")
     plt.close("all")
+    # The same for autograd and torch.func, whose first use imports more of torch.
+    x = torch.linspace(-1, 1, 4, dtype=torch.float64, requires_grad=True)
+    y = torch.sin(x) * x
+    torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y), create_graph=True)
+    f = lambda t: (t ** 3).sum()  # noqa: E731
+    torch.func.jvp(torch.sin, (x.detach(),), (x.detach(),)), torch.func.vjp(torch.sin, x.detach())
+    torch.func.hessian(f)(x.detach()), torch.func.jacrev(torch.sin)(x.detach())
+    torch.autograd.functional.jacobian(torch.sin, x.detach())
+    with torch.autograd.forward_ad.dual_level():
+        torch.autograd.forward_ad.make_dual(x.detach(), x.detach())
+    torch.linalg.eigvalsh(torch.eye(2)), torch.linalg.solve(torch.eye(2), torch.ones(2)), torch.linalg.slogdet(torch.eye(2))
+    repr(x), str(torch.ones(2, 2))
 
 LIBC = ctypes.CDLL(None, use_errno=True)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from course import samples
 from course.batch import grade_all
 from course.build import ROOT, sources
+from course.spec import slug
 
 
 @dataclass
@@ -73,9 +74,12 @@ def grade_variants(assignment: str, variants: dict[str, dict[str, str] | None],
     `course grade`; with ``with_otter``, also by `otter run`, which must agree on every score."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "submissions"
-        paths = {name: make_submission(assignment, replaced, folder, name) for name, replaced in variants.items()}
+        folders = {name: slug(name) for name in variants}
+        assert len(set(folders.values())) == len(folders), "two variants have the same name"
+        paths = {name: make_submission(assignment, replaced, folder, folders[name])
+                 for name, replaced in variants.items()}
         records = course_grade(assignment, folder, Path(tmp) / "graded")
-        scores = {name: records[name]["questions"] for name in variants}
+        scores = {name: records[folders[name]]["questions"] for name in variants}
         if with_otter:
             with ThreadPoolExecutor(2) as pool:
                 otter = dict(zip(paths, pool.map(lambda p: otter_run(assignment, p), paths.values())))

@@ -1,6 +1,5 @@
 """hw02_gradients: the reference against autograd, closed forms and the notes, and realistic bugs graded for real."""
 
-import math
 
 import pytest
 import torch

@@ -248,10 +248,6 @@ def test_hidden_labels_do_not_reveal_values():
 
 # --- the forbidden-API guard ----------------------------------------------------------------
 
-@pytest.mark.xfail(reason="framework: each otter test file embeds its own copy of course/runtime.py; the "
-                          "first copy to wrap torch's Jacobian helpers keeps its own `_forbidden` state, so "
-                          "a later test file's `forbid` never raises (a plain jacobian call in vjp would then "
-                          "try to build a 300,000 x 300,000 matrix under `otter run`)", strict=False)
 def test_forbid_guard_holds_across_test_files():
     import inspect
     source = inspect.getsource(runtime)

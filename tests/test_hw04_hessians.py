@@ -282,11 +282,12 @@ BUGS = [
     Bug("Newton step with the wrong sign", "newton_step",
         "def newton_step(g, H):\n"
         "    return torch.linalg.solve(H, g)\n", {"q5": 1}),
-    # (torch.func.hessian would be the same bug, but the hardened grader's sandbox cannot import
-    # what it loads lazily: it scores 0 there against 4 with otter run.)
-    Bug("HVP through the full Hessian", "hvp",
-        "def hvp(f, x, v):\n"
-        "    return torch.autograd.functional.hessian(f, x) @ v\n", {"q6": 4}),
+    Bug("HVP by finite differences of the gradient", "hvp",
+        "def hvp(f, x, v, eps=1e-3):\n"
+        "    def gradient(p):\n"
+        "        p = p.detach().requires_grad_(True)\n"
+        "        return torch.autograd.grad(f(p), p)[0]\n"
+        "    return (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)\n", {"q6": 1}),
     Bug("Adam without bias correction", "adam_step",
         "def adam_step(theta, grad, m, v, t, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):\n"
         "    m = betas[0] * m + (1 - betas[0]) * grad\n"
@@ -298,6 +299,11 @@ BUGS = [
         "    v = betas[1] * v + (1 - betas[1]) * grad ** 2\n"
         "    m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)\n"
         "    return theta - lr * m_hat / torch.sqrt(v_hat + eps), m, v\n", {"q7": 4}),
+    # Building the full Hessian loses exactly the n = 300,000 case, which forbids it.
+    Bug("HVP through torch.autograd.functional.hessian", "hvp",
+        "def hvp(f, x, v):\n    return torch.autograd.functional.hessian(f, x) @ v\n", {"q6": 4}),
+    Bug("HVP through torch.func.hessian", "hvp",
+        "def hvp(f, x, v):\n    return torch.func.hessian(f)(x) @ v\n", {"q6": 4}),
 ]
 
 

@@ -35,13 +35,23 @@ class ForbiddenAPIError(RuntimeError):
     """A student's function called an API that this question forbids."""
 
 
-_forbidden = {"apis": (), "message": ""}
+def _forbidden():
+    """What is forbidden right now, shared by every copy of this module in the process (each
+    otter test file carries its own copy; the guards must all read the same state)."""
+    import sys
+    import types
+    state = sys.modules.get("_course_forbidden")
+    if state is None:
+        state = sys.modules["_course_forbidden"] = types.ModuleType("_course_forbidden")
+        state.apis, state.message = (), ""
+    return state
 
 
 def _guarded(qualname, original):
     def guard(*args, **kwargs):
-        if qualname in _forbidden["apis"]:
-            raise ForbiddenAPIError(f"{_forbidden['message']}: it called {qualname}")
+        state = _forbidden()
+        if qualname in state.apis:
+            raise ForbiddenAPIError(f"{state.message}: it called {qualname}")
         return original(*args, **kwargs)
     guard.__wrapped_api__ = original
     return guard
@@ -72,12 +82,13 @@ def install_guards(apis=FULL_MATRIX_APIS):
 @contextlib.contextmanager
 def forbid(apis, message):
     install_guards(apis)
-    saved = dict(_forbidden)
-    _forbidden.update(apis=tuple(apis), message=message)
+    state = _forbidden()
+    saved = state.apis, state.message
+    state.apis, state.message = tuple(apis), message
     try:
         yield
     finally:
-        _forbidden.update(saved)
+        state.apis, state.message = saved
 
 
 def load_fixtures(sources):
