@@ -8,6 +8,7 @@ an HTML comment on its own line, mark the graded parts:
     <!-- solution central_difference -->
                                   the reference function becomes the student's stub
     <!-- end question -->         closes it and adds the student's `grader.check("q1")` cell
+                                  (when the question has public cases)
 """
 
 from __future__ import annotations
@@ -89,7 +90,10 @@ def master_cells(prose: str, questions: dict, reference) -> list:
             if not open_question:
                 raise ValueError(f"line {number}: end question without a question")
             cells.append(_raw("# END QUESTION"))
-            cells.append(nbformat.v4.new_code_cell(f'grader.check("{open_question}")'))
+            if any(case.public for case in questions[open_question].cases):
+                cells.append(nbformat.v4.new_code_cell(f'grader.check("{open_question}")'))
+            else:
+                cells += _markdown(f"*{open_question} has no public check: hidden tests grade it.*")
             open_question = None
     if code is not None or open_question:
         raise ValueError("the prose ends inside a code block or a question")

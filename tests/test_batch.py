@@ -131,7 +131,8 @@ def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
     by_kind = {}
     for row in rows:
         by_kind.setdefault(row["submission"].split("_")[1].removesuffix(".ipynb"), set()).add((row["status"], row["total"]))
-    assert by_kind == {  # each kind graded alike, whatever run graded it"right": {("ok", f"{FULL:g}")}, "wrong": {("ok", f"{FULL - 3:g}")},
+    # each kind graded alike, whichever run graded it
+    assert by_kind == {"right": {("ok", f"{FULL:g}")}, "wrong": {("ok", f"{FULL - 3:g}")},
                        "stub": {("cell errors", "0")}, "hostile": {("crashed", "0")},
                        "broken": {("not a notebook", "0")}}
 

@@ -7,13 +7,13 @@ import nbformat
 import pytest
 
 from course import notebook, samples
-from course.build import ROOT, check_fresh, generated_files, sources, build
+from course.build import ROOT, build, generated_files, sources, stale_files
 
 ASSIGNMENTS = [s.name for s in sources()]
 
 
 def test_committed_generated_files_are_fresh():
-    assert check_fresh() == 0, "run `course build` and commit"
+    assert stale_files() == [], "run `course build` and commit"
 
 
 def test_two_builds_give_the_same_bytes(tmp_path):

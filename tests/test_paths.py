@@ -28,7 +28,7 @@ def otter_check(notebook) -> str:
     shutil.copytree(ROOT / "assignments" / notebook.stem / "tests", notebook.parent / "tests")
     run = subprocess.run([sys.executable, "-m", "otter", "check", notebook.name], cwd=notebook.parent,
                          capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 0 and "Traceback" not in run.stdout, run.stdout + run.stderr
     return run.stdout
 
 
