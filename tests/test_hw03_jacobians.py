@@ -291,8 +291,10 @@ BUGS = [
         "    J_f = torch.autograd.functional.jacobian(f, x)\n"
         "    J_g = torch.autograd.functional.jacobian(g, f(x).detach())\n"
         "    return J_f @ J_g\n", {"q3": 0}),
-    # The two Jacobian builders below are the vectorized kind, which fail at once (out of memory)
-    # even where the forbid guard does not hold; see test_forbid_guard_holds_across_test_files.
+    # Building the Jacobian loses exactly the two n = 300,000 cases, which forbid it.
+    Bug("vjp through torch.autograd.functional.jacobian", "vjp",
+        "def vjp(f, x, v):\n"
+        "    return v @ torch.autograd.functional.jacobian(f, x)\n", {"q4": 5}),
     Bug("vjp that builds the full Jacobian", "vjp",
         "def vjp(f, x, v):\n"
         "    J = torch.autograd.functional.jacobian(f, x, vectorize=True)\n"
