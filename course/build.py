@@ -94,7 +94,10 @@ def master_notebook(source: Source) -> nbformat.NotebookNode:
 
 
 def normalized(nb: nbformat.NotebookNode) -> str:
-    """The notebook as deterministic text: numbered cell ids, no outputs or counts."""
+    """The notebook as deterministic text: numbered cell ids, no outputs or counts; the title
+    and the install line come before otter's init cell, which needs otter installed."""
+    if len(nb.cells) > 2 and "otter.Notebook(" in nb.cells[0].source:
+        nb.cells[:3] = [nb.cells[1], nb.cells[2], nb.cells[0]]
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:03d}"
         if cell.cell_type == "code":
