@@ -100,17 +100,25 @@ def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
         "stub": make_submission(ASSIGNMENT, None, made, "stub").read_bytes(),
         "hostile": make_submission(ASSIGNMENT, {}, made, "hostile", ["import os\nos._exit(3)"]).read_bytes(),
     }
+    looping = {
+        "loop": make_submission(ASSIGNMENT, {}, made, "loop", ["while True:\n    pass"]).read_bytes(),
+        "forkbomb": make_submission(ASSIGNMENT, None, made, "forkbomb",
+                                    ["import os\nwhile True:\n    try:\n        os.fork()\n"
+                                     "    except OSError:\n        pass"]).read_bytes(),
+    }
     folder = tmp_path / "inbox"
     folder.mkdir()
     names = list(kinds)
-    for i in range(96):
+    for i in range(92):
         kind = names[i % 4]
         (folder / f"student{i:03d}_{kind}.ipynb").write_bytes(kinds[kind])
     for i, junk in enumerate([b"{not json", b"", b"\x00\x01", b'{"nbformat": 4}']):
-        (folder / f"student{96 + i:03d}_broken.ipynb").write_bytes(junk)
+        (folder / f"student{92 + i:03d}_broken.ipynb").write_bytes(junk)
+    for i, kind in enumerate(["loop", "forkbomb", "loop", "forkbomb"]):
+        (folder / f"student{96 + i:03d}_{kind}.ipynb").write_bytes(looping[kind])
     out = tmp_path / "graded"
     args = [sys.executable, "-m", "course.cli", "grade", str(folder), "--assignment", ASSIGNMENT,
-            "--output", str(out), "--autograder", str(autograder_zip(ASSIGNMENT))]
+            "--output", str(out), "--autograder", str(autograder_zip(ASSIGNMENT)), "--timeout", "8"]
     first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     results = out / "results"
     deadline = time.monotonic() + 300
@@ -134,7 +142,8 @@ def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
     # each kind graded alike, whichever run graded it
     assert by_kind == {"right": {("ok", f"{FULL:g}")}, "wrong": {("ok", f"{FULL - 3:g}")},
                        "stub": {("cell errors", "0")}, "hostile": {("crashed", "0")},
-                       "broken": {("not a notebook", "0")}}
+                       "broken": {("not a notebook", "0")}, "loop": {("timeout", "0")},
+                       "forkbomb": {("timeout", "0")}}
 
     third = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert "100 already graded, 0 to grade" in third.stderr
