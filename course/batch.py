@@ -25,7 +25,7 @@ from pathlib import Path
 
 from course import export
 from course.export import write_atomic
-from course.grade import Limits, Worker, digest, grade_notebook, zero_result, _no_core_dumps_of_secrets
+from course.grade import Limits, Worker, digest, grade_notebook, hide_memory, zero_result
 
 MAX_MEMBER_BYTES = 50 << 20
 CANVAS_NAME = re.compile(r"^(?P<name>[^_]+)_(?:late_)?(?P<id>\d+)_(?P<submission>\d+)_", re.I)
@@ -135,7 +135,7 @@ def record(submission: Submission, result, plan_digest: str) -> dict:
 def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: int = 2,
               limits: Limits | None = None, roster: Path | None = None, log=None) -> list[dict]:
     """Grade every submission not already graded; write all outputs; return the records."""
-    _no_core_dumps_of_secrets()
+    hide_memory()
     limits = limits or Limits()
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     plan, autograder_bytes = load_plan(autograder)

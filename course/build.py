@@ -12,6 +12,7 @@ entries are sorted and dated 1980-01-01.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import torch
 
 from course import notebook, render
 from course.spec import compile_plan
@@ -44,6 +46,18 @@ ENGINE_FILES = ("__init__.py", "checks.py", "runtime.py", "sandbox.py", "grade.p
                 "gradescope.py")
 
 
+@contextlib.contextmanager
+def reproducible():
+    """One thread for torch: LAPACK on several threads (lstsq, qr) may round differently from
+    run to run, and the build must give the same bytes every time."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @dataclass
 class Source:
     name: str
@@ -52,11 +66,14 @@ class Source:
     def module(self, stem: str):
         spec = importlib.util.spec_from_file_location(f"solutions_{self.name}_{stem}", self.folder / f"{stem}.py")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        with reproducible():
+            spec.loader.exec_module(module)
         return module
 
     def plan(self) -> dict:
-        return compile_plan(self.name, self.module("questions").QUESTIONS, self.module("reference"))
+        questions, reference = self.module("questions").QUESTIONS, self.module("reference")
+        with reproducible():
+            return compile_plan(self.name, questions, reference)
 
 
 def sources(root: Path = ROOT, only: list[str] | None = None) -> list[Source]:

@@ -42,7 +42,7 @@ class Died(Exception):
     """The student process ended or stopped answering."""
 
 
-def _no_core_dumps_of_secrets() -> None:
+def hide_memory() -> None:
     """Same-uid processes cannot read this process's memory (/proc/PID/mem, ptrace)."""
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
 
@@ -152,7 +152,7 @@ class Worker:
                    "limits": asdict(limits), "guards": plan_guards(plan)}
         (workdir / "request.json").write_text(json.dumps(request))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        header = {"op": "grade", "slot": self.slot, "request": str(workdir / "request.json")}
+        header = {"op": "grade", "request": str(workdir / "request.json")}
         socket.send_fds(self.control, [json.dumps(header).encode()], [theirs.fileno()])
         theirs.close()
         pid = self._message("started")["started"]

@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from course import export
-from course.batch import collect, record
-from course.grade import Limits, Worker, _no_core_dumps_of_secrets, digest, grade_notebook, zero_result
+from course.batch import Submission, collect, record
+from course.grade import Limits, Worker, digest, grade_notebook, hide_memory, zero_result
 
 
 def run(root: Path, limits: Limits | None = None) -> dict:
-    _no_core_dumps_of_secrets()
+    hide_memory()
     limits = limits or Limits()
     plan = json.loads((root / "source" / "plan.json").read_text())
     plan_digest = digest((root / "source" / "plan.json").read_bytes())
@@ -44,7 +44,6 @@ def run(root: Path, limits: Limits | None = None) -> dict:
             finally:
                 worker.close()
     if submission is None:
-        from course.batch import Submission
         submission = Submission("submission", "submission", "", None, result.detail)
     results = export.gradescope_results(record(submission, result, plan_digest))
     (root / "results").mkdir(parents=True, exist_ok=True)

@@ -139,12 +139,9 @@ def compile_plan(assignment: str, questions: list[Question], reference: Any) -> 
 
 
 def evaluate(calls: list[dict], post: str | None, functions: dict, fixtures: dict) -> Any:
-    """Run a case's calls and its post-processing: the value that gets compared."""
+    """Run a case's calls with the reference: the value that the students' is compared with."""
     outputs = [runtime.call(functions, c, fixtures) for c in calls]
-    if post:
-        inputs = [[runtime.materialize(a, fixtures) for a in c["args"]] for c in calls]
-        return fixtures[post](outputs, inputs)
-    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+    return checks.compared_value(calls, post, outputs, fixtures)
 
 
 def _call_spec(call: Call, case: Case, fixtures: dict) -> dict:

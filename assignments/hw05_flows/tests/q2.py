@@ -330,17 +330,22 @@ def _unravel(index, shape):
     return reversed(out)
 
 
+def compared_value(calls, post, outputs, fixtures):
+    """What a case compares: the single output, the tuple of outputs, or their ``post`` value."""
+    if post:
+        inputs = [[materialize(a, fixtures) for a in c["args"]] for c in calls]
+        return fixtures[post](outputs, inputs)
+    return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
 def judge(case, outputs, fixtures, hidden=None):
     """Compare a case's outputs (one per call, already rebuilt as values) with its expectation."""
     hidden = case["hidden"] if hidden is None else hidden
-    value = outputs[0] if len(outputs) == 1 else tuple(outputs)
-    if case["post"]:
-        inputs = [[materialize(a, fixtures) for a in c["args"]] for c in case["calls"]]
-        try:
-            value = fixtures[case["post"]](outputs, inputs)
-        except Exception as e:
-            names = ", ".join(c["fn"] for c in case["calls"])
-            _fail(case["label"], f"could not use what {names} returned ({type(e).__name__}: {e})")
+    try:
+        value = compared_value(case["calls"], case["post"], outputs, fixtures)
+    except Exception as e:
+        names = ", ".join(c["fn"] for c in case["calls"])
+        _fail(case["label"], f"could not use what {names} returned ({type(e).__name__}: {e})")
     check(case["label"], value, decode(case["expected"]), case["tol"], hidden)
 
 # Fixtures: functions passed as inputs
