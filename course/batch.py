@@ -1,228 +1,258 @@
 """`course grade`: grade a folder or zip of submissions with the hardened grader.
 
-Every submission gets a row, whatever it did.  Results are written one file per submission,
-atomically, keyed by the notebook's and the autograder's digests: a run that is killed and
-started again grades only what is missing, and a submission graded twice with the same
-autograder gets the same result.
+Every submission gets a row, whatever it or its neighbours did: anything that goes wrong
+while grading one submission becomes that submission's status and note (a grader fault is
+retried once on a fresh worker, then reported as ``grader error``, with its traceback in
+``grading.log``).  Results are written one file per submission, atomically, keyed by the
+notebook's and the autograder's digests: a run that is killed and started again grades only
+what is missing.  Nothing outlives the batch: on return, Ctrl-C or a kill, the workers and
+their student processes die (they hold PR_SET_PDEATHSIG), and the next run removes a killed
+run's scratch folder.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
 import os
 import queue
-import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
+import traceback
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-from course import export
-from course.export import write_atomic
-from course.grade import Limits, Worker, digest, grade_notebook, hide_memory, zero_result
+from course import export, layout, protocol
+from course.judge import all_zero, grade_notebook
+from course.layout import CourseError
+from course.pool import Limits, Worker, hide_memory
+from course.results import Result, Status
+from course.submissions import Submission, collect
 
-MAX_MEMBER_BYTES = 50 << 20
-CANVAS_NAME = re.compile(r"^(?P<name>[^_]+)_(?:late_)?(?P<id>\d+)_(?P<submission>\d+)_", re.I)
-MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_file_?$")
-
-
-@dataclass
-class Submission:
-    key: str  # a stable, file-system-safe name
-    source: str  # where it came from (path inside the folder or zip)
-    student: str
-    raw: bytes | None  # the notebook's bytes; None when there is no notebook
-    problem: str = ""
+SCRATCH_PREFIX = "course-grade-"
 
 
-def student_id(path: str) -> str:
-    """The student's identifier from an LMS download's file name (Canvas, Moodle), else the stem."""
-    parts = Path(path).parts
-    match = CANVAS_NAME.match(parts[-1])
-    if match:
-        return match.group("id")
-    for part in parts[:-1]:
-        folder = MOODLE_FOLDER.match(part)
-        if folder:
-            return folder.group("id")
-    return Path(parts[0] if len(parts) > 1 else parts[-1]).stem
+def add_arguments(parser) -> None:
+    defaults = Limits()
+    parser.add_argument("submissions", help="a folder, a zip (e.g. an LMS's download) or one notebook")
+    parser.add_argument("--assignment", required=True, help="e.g. hw01_derivatives")
+    parser.add_argument("--output", required=True, help="folder for the gradebook, feedback and results")
+    parser.add_argument("--autograder", help="the autograder zip (default: autograder/ASSIGNMENT-autograder.zip "
+                                             "in the course's folder)")
+    parser.add_argument("--roster", help="the LMS's grade export: a Canvas gradebook CSV or a Moodle grading worksheet")
+    parser.add_argument("--lms-column", help="the Canvas column to fill, when its title is not the assignment name")
+    parser.add_argument("--late-penalty", help="e.g. 10%%: taken off late submissions' scores (default: none)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
+    parser.add_argument("--timeout", type=float, default=defaults.notebook_seconds, help="seconds to run one notebook")
+    parser.add_argument("--call-timeout", type=float, default=defaults.call_seconds, help="seconds for one graded call")
+    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address-space cap of a student process")
 
 
-def _key(source: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", source).strip("_")[:150] or "submission"
+def digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
 
 
-def _notebook_in_zip(data: bytes) -> tuple[bytes | None, str]:
-    """The one notebook of a student's zip (what otter's export cell makes)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as z:
-            notebooks = [i for i in z.infolist() if i.filename.endswith(".ipynb") and "__MACOSX" not in i.filename]
-            if len(notebooks) != 1:
-                return None, f"a zip with {len(notebooks)} notebooks (expected exactly one)"
-            if notebooks[0].file_size > MAX_MEMBER_BYTES:
-                return None, "a notebook larger than 50 MB"
-            return z.read(notebooks[0]), ""
-    except (zipfile.BadZipFile, OSError, RuntimeError) as e:
-        return None, f"an unreadable zip ({e})"
-
-
-def _entry(source: str, data: bytes) -> Submission:
-    raw, problem = data, ""
-    if source.lower().endswith(".zip"):
-        raw, problem = _notebook_in_zip(data)
-    elif not source.lower().endswith(".ipynb"):
-        raw, problem = None, f"a {Path(source).suffix or 'extensionless'} file"
-    return Submission(_key(source), source, student_id(source), raw, problem)
-
-
-def _skip(name: str) -> bool:
-    return any(part.startswith(".") or part == "__MACOSX" for part in Path(name).parts)
-
-
-def collect(path: Path) -> list[Submission]:
-    """Submissions in a folder (recursively) or in a zip such as Canvas's "Download Submissions"."""
-    found = []
-    if path.is_dir():
-        for file in sorted(path.rglob("*")):
-            rel = str(file.relative_to(path))
-            if file.is_file() and not file.is_symlink() and not _skip(rel):
-                found.append(_entry(rel, file.read_bytes()[: MAX_MEMBER_BYTES + 1]))
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as z:
-            for info in sorted(z.infolist(), key=lambda i: i.filename):
-                if info.is_dir() or _skip(info.filename):
-                    continue
-                if info.file_size > MAX_MEMBER_BYTES:
-                    found.append(Submission(_key(info.filename), info.filename, student_id(info.filename),
-                                            None, "a file larger than 50 MB"))
-                    continue
-                found.append(_entry(info.filename, z.read(info)))
-    elif path.is_file():
-        found.append(_entry(path.name, path.read_bytes()))
-    else:
-        raise SystemExit(f"no submissions at {path}")
-    keys: dict[str, int] = {}
-    for s in found:  # two sources that slug alike still get two rows
-        keys[s.key] = keys.get(s.key, 0) + 1
-        if keys[s.key] > 1:
-            s.key = f"{s.key}-{keys[s.key]}"
-    return found
-
-
-def load_plan(autograder: Path) -> tuple[dict, bytes]:
+def load_plan(autograder: Path) -> tuple[dict, str]:
     data = autograder.read_bytes()
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return json.loads(z.read("plan.json")), data
+    with zipfile.ZipFile(autograder) as z:
+        return json.loads(z.read("plan.json")), digest(data)
 
 
-def record(submission: Submission, result, plan_digest: str) -> dict:
-    return {
-        "key": submission.key, "source": submission.source, "student": submission.student,
-        "digest": digest(submission.raw or submission.problem.encode(), plan_digest.encode()),
-        "status": result.status, "detail": result.detail,
-        "score": result.score, "max_score": result.max_score,
-        "questions": result.question_scores(), "cases": [asdict(c) for c in result.cases],
-        "log": result.log, "seconds": round(result.seconds, 3),
-    }
+def plan_guards(plan: dict) -> list[str]:
+    return sorted({api for q in plan["questions"] for c in q["cases"] for call in c["calls"]
+                   for api in call.get("forbid", ())})
+
+
+def remove_stale_scratch() -> None:
+    """Scratch folders of earlier runs whose process is gone (killed runs leave them)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        try:
+            pid = int(folder.name.removeprefix(SCRATCH_PREFIX).split("-")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write whole or not at all: a batch killed mid-write leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Slots:
+    """One warm worker per slot, started when first needed, replaced when it fails."""
+
+    def __init__(self, count: int, scratch: Path, guarded: list[str]):
+        self.scratch, self.guarded, self.free = scratch, guarded, queue.Queue()
+        self.all: list[Worker] = []
+        self.lock = threading.Lock()
+        for slot in range(count):
+            self.free.put(slot)
+        self.workers: dict[int, Worker] = {}
+
+    def take(self) -> tuple[int, Worker]:
+        slot = self.free.get()
+        with self.lock:
+            if slot not in self.workers:
+                self.workers[slot] = Worker(slot, self.scratch, self.guarded)
+            return slot, self.workers[slot]
+
+    def replace(self, slot: int) -> Worker:
+        with self.lock:
+            self.workers.pop(slot).close()
+            self.workers[slot] = Worker(slot, self.scratch, self.guarded)
+            return self.workers[slot]
+
+    def give_back(self, slot: int) -> None:
+        self.free.put(slot)
+
+    def close(self) -> None:
+        with self.lock:
+            for worker in self.workers.values():
+                worker.close()
+            self.workers.clear()
+
+
+def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots: Slots,
+              problems: list[str]) -> Result:
+    """One submission, whatever happens: a Result, never an exception."""
+    def fresh(raw_digest: str = "") -> Result:
+        return Result(s.key, s.source, s.identity.student, name=s.identity.name, late=s.identity.late,
+                      digest=raw_digest)
+
+    try:
+        raw, problem = s.notebook()
+    except (OSError, ValueError) as error:
+        raw, problem = None, f"unreadable ({protocol.clean(error, 200)})"
+    result = fresh(digest(raw if raw is not None else problem.encode(), plan_digest.encode()))
+    if raw is None:
+        return _zero(plan, result, Status.NOT_A_NOTEBOOK, problem)
+    slot, worker = slots.take()
+    try:
+        for attempt in (1, 2):
+            try:
+                return grade_notebook(worker, plan, raw, limits, result)
+            except Exception as error:  # a fault of the grader's own, not the student's
+                problems.append(f"{s.source}: attempt {attempt}: " + protocol.clean(traceback.format_exc(), 4000))
+                result = fresh(result.digest)
+                worker = slots.replace(slot)
+                if attempt == 2:
+                    return _zero(plan, result, Status.GRADER_ERROR,
+                                 f"the grader failed ({type(error).__name__}); your instructor has the log")
+    finally:
+        slots.give_back(slot)
+
+
+def _zero(plan: dict, result: Result, status: Status, detail: str) -> Result:
+    return all_zero(plan, result, status, protocol.clean(detail, 500), time.monotonic())
 
 
 def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: int = 2,
-              limits: Limits | None = None, roster: Path | None = None, log=None) -> list[dict]:
-    """Grade every submission not already graded; write all outputs; return the records."""
+              limits: Limits | None = None, roster: Path | None = None, lms_column: str | None = None,
+              late_penalty: str | None = None, log=None) -> list[Result]:
+    """Grade every submission not already graded; write all outputs; return the results."""
     hide_memory()
     limits = limits or Limits()
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    plan, autograder_bytes = load_plan(autograder)
-    plan_digest = digest(autograder_bytes)
-    submissions = collect(submissions_path)
+    plan, plan_digest = load_plan(autograder)
+    output.mkdir(parents=True, exist_ok=True)
+    write_atomic(output / "plan.json", json.dumps(plan, ensure_ascii=False))
+    grading_log = output / "grading.log"
+    log_lock = threading.Lock()
+
+    def note(text: str) -> None:
+        with log_lock, open(grading_log, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(protocol.clean(text, 20000) + "\n")
+
+    submissions = collect(submissions_path, log=note)
     results_dir = output / "results"
-    records: dict[str, dict] = {}
-    todo = []
+    done: dict[str, Result] = {}
+    todo: list[Submission] = []
     for s in submissions:
-        done = results_dir / f"{s.key}.json"
-        expected_digest = digest(s.raw or s.problem.encode(), plan_digest.encode())
-        if done.exists():
+        previous = results_dir / f"{s.key}.json"
+        if previous.exists():
             try:
-                previous = json.loads(done.read_text())
-                if previous.get("digest") == expected_digest:
-                    records[s.key] = previous
+                raw, problem = s.notebook()
+                expected = digest(raw if raw is not None else problem.encode(), plan_digest.encode())
+                record = json.loads(previous.read_text(encoding="utf-8"))
+                if record.get("digest") == expected:
+                    done[s.key] = Result.from_record(record)
                     continue
-            except ValueError:
+            except (OSError, ValueError, TypeError, KeyError):
                 pass
         todo.append(s)
-    log(f"{len(submissions)} submissions: {len(records)} already graded, {len(todo)} to grade")
+    log(f"{len(submissions)} submissions: {len(done)} already graded, {len(todo)} to grade")
 
-    scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
-    os.chmod(scratch, 0o711)  # sandbox uids may enter their own folders, not list others
-    pool: queue.Queue = queue.Queue()
+    remove_stale_scratch()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+    os.chmod(scratch, 0o711)  # a student uid may reach its own folder (without a private root), list none
+    slots = Slots(max(1, workers), scratch, plan_guards(plan))
+    problems: list[str] = []
     counter = {"done": 0}
-    lock = threading.Lock()
-    grading_log = output / "grading.log"
-    output.mkdir(parents=True, exist_ok=True)
 
-    def grade_one(s: Submission) -> None:
-        if s.raw is None:
-            result = zero_result(plan, "not a notebook", s.problem)
-        else:
-            worker = pool.get()
-            try:
-                result = grade_notebook(worker, plan, s.raw, limits)
-            except (RuntimeError, OSError) as first:  # the worker itself failed: a fresh one, once
-                worker.close()
-                worker = Worker(worker.slot, scratch)
-                try:
-                    result = grade_notebook(worker, plan, s.raw, limits)
-                except (RuntimeError, OSError) as second:
-                    result = zero_result(plan, "grader error", f"{first}; then {second}")
-            finally:
-                pool.put(worker)
-        rec = record(s, result, plan_digest)
-        write_atomic(results_dir / f"{s.key}.json", json.dumps(rec, indent=1, sort_keys=True))
-        with lock:
-            records[s.key] = rec
+    def run(s: Submission) -> None:
+        result = grade_one(s, plan, plan_digest, limits, slots, problems)
+        write_atomic(results_dir / f"{s.key}.json", json.dumps(result.to_record(), indent=1, sort_keys=True))
+        with log_lock:
+            done[s.key] = result
             counter["done"] += 1
-            with open(grading_log, "a") as f:
-                f.write(f"{s.source}: {rec['status']} {rec['detail']}\n")
-                for line in rec["log"]:
-                    f.write(f"    {line}\n")
-            log(f"[{counter['done']:>4}/{len(todo)}] {s.source}: {rec['score']:g}/{rec['max_score']:g} "
-                f"{rec['status']}{' (' + rec['detail'][:80] + ')' if rec['detail'] else ''} "
-                f"in {rec['seconds']:.1f} s")
+            n = counter["done"]
+        note(f"{s.source}: {result.status} {result.detail}" + "".join(f"\n    {line}" for line in result.log))
+        while problems:
+            note("GRADER FAULT " + problems.pop(0))
+        log(f"[{n:>4}/{len(todo)}] {s.source}: {result.score:g}/{result.max_score:g} {result.status}"
+            f"{' (' + result.detail[:80] + ')' if result.detail else ''} in {result.seconds:.1f} s")
 
+    executor = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        if any(s.raw is not None for s in todo):
-            for slot in range(max(1, workers)):
-                pool.put(Worker(slot, scratch))
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as executor:
-            for future in [executor.submit(grade_one, s) for s in todo]:
-                future.result()
+        futures = [executor.submit(run, s) for s in todo]
+        wait(futures)
+        for future in futures:
+            future.result()
+    except BaseException:  # Ctrl-C, or a bug: stop every student process before anything else
+        slots.close()
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
-        while not pool.empty():
-            pool.get().close()
+        slots.close()
+        executor.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
-    ordered = [records[s.key] for s in submissions]
-    export.write_all(ordered, plan, output, roster)
-    return ordered
+    results = [done[s.key] for s in submissions]
+    missing = sorted({line for r in results for line in r.log if line.startswith("NO ")})
+    for line in missing:
+        log(f"warning: a protection is missing on this machine: {line}")
+    export.write_all(results, plan, output, roster, lms_column=lms_column, late_penalty=late_penalty,
+                     protections_missing=missing)
+    return results
 
 
 def main(args) -> int:
     start = time.perf_counter()
-    autograder = Path(args.autograder or Path("autograder") / f"{args.assignment}-autograder.zip")
+    if args.autograder:
+        autograder = Path(args.autograder)
+    else:
+        root = Path(args.root).resolve() if getattr(args, "root", None) else layout.find_root()
+        autograder = layout.autograder_zip(root, args.assignment)
     if not autograder.exists():
-        raise SystemExit(f"no autograder at {autograder}: run `course build` first or pass --autograder")
+        raise CourseError(f"no autograder at {autograder}: run `course build` first or pass --autograder")
     limits = Limits(notebook_seconds=args.timeout, call_seconds=args.call_timeout, memory_mb=args.memory_mb)
-    roster = Path(args.roster) if args.roster else None
-    records = grade_all(Path(args.submissions), autograder, Path(args.output), args.workers, limits, roster)
+    results = grade_all(Path(args.submissions), autograder, Path(args.output), args.workers, limits,
+                        Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty)
     statuses: dict[str, int] = {}
-    for r in records:
-        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
-    print(f"graded {len(records)} submissions in {time.perf_counter() - start:.1f} s: "
+    for r in results:
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s: "
           + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-    print(f"gradebook: {Path(args.output) / 'gradebook.csv'}")
+    print(f"gradebook: {Path(args.output) / 'gradebook.csv'}; class report: {Path(args.output) / 'report.html'}")
     return 0

@@ -1,20 +1,27 @@
 """`course build`: from each assignment's source to what students and the LMS get.
 
-    solutions/<name>/reference.py    the reference solution (importable, unit-tested)
-    solutions/<name>/questions.py    QUESTIONS: cases, points, tolerances, forbidden APIs
-    solutions/<name>/notebook.md     the prose, with question and solution directives
-        -> assignments/<name>/<name>.ipynb and tests/   (otter assign; public cases only)
-        -> autograder/<name>-autograder.zip             (every case; runs the hardened grader)
+    solutions/<name>/reference.py      the reference solution (importable, unit-tested)
+    solutions/<name>/questions.py      QUESTIONS: cases, points, tolerances, forbidden APIs
+    solutions/<name>/notebook.md       the prose, with question and solution directives
+    solutions/<name>/notebook.<lang>.md, <lang>.po    a translation of the prose and strings
+        -> assignments/<name>/<name>.ipynb and tests/         (English; public cases only)
+        -> assignments/<lang>/<name>/<name>.ipynb and tests/  (each translation)
+        -> autograder/<name>-autograder.zip                   (every case; one for every edition)
 
-Same source, same bytes: cell ids are numbered, outputs and timestamps are dropped, zip
-entries are sorted and dated 1980-01-01.
+Same source, same bytes, on any machine: cell ids are numbered, outputs and timestamps are
+dropped, zip entries are sorted and dated 1980-01-01.  Expected values are computed afresh and
+compared with the committed plan by ``plan_drift``: when every float is within ``DRIFT`` of
+the committed one (a CPU's vector instructions or a BLAS's summation order move the last
+digits), the committed plan is kept, so a build never differs because of the machine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -26,30 +33,22 @@ from pathlib import Path
 import nbformat
 import torch
 
-from course import notebook, render
+from course import i18n, layout, notebook, render, runtime
+from course.layout import CourseError
 from course.spec import compile_plan
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON_VERSION = "3.11"
-INSTALL = ('pip install "torch==2.13.0" "otter-grader==7.0.0" "numpy==2.4.6" "matplotlib==3.11.2" '
-           '--extra-index-url https://download.pytorch.org/whl/cpu')
-REQUIREMENTS = """\
---extra-index-url https://download.pytorch.org/whl/cpu
-torch==2.13.0+cpu
-numpy==2.4.6
-otter-grader==7.0.0
-nbformat==5.11.1
-matplotlib==3.11.2
-"""
+PACKAGE = Path(__file__).resolve().parent
 # Files of the course package that the autograder zip carries: the grader, never the build.
-ENGINE_FILES = ("__init__.py", "checks.py", "runtime.py", "sandbox.py", "grade.py", "batch.py", "export.py",
-                "gradescope.py")
+ENGINE_FILES = ("__init__.py", "checks.py", "runtime.py", "results.py", "protocol.py", "sandbox.py", "worker.py",
+                "judge.py", "submissions.py", "lms.py", "feedback.py", "report.py", "batch.py", "gradescope.py")
+# How far a recomputed float may move before it counts as a change (far below every grading
+# tolerance in checks.TOLERANCES): relative to the largest magnitude in its tensor.
+DRIFT = {"float64": 1e-12, "float32": 1e-6, "float16": 1e-3, "bfloat16": 1e-2}
 
 
 @contextlib.contextmanager
 def reproducible():
-    """One thread for torch: LAPACK on several threads (lstsq, qr) may round differently from
-    run to run, and the build must give the same bytes every time."""
+    """One thread for torch: LAPACK and BLAS on several threads may sum in another order."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -70,43 +69,109 @@ class Source:
             spec.loader.exec_module(module)
         return module
 
-    def plan(self) -> dict:
+    def plan(self) -> runtime.Plan:
         questions, reference = self.module("questions").QUESTIONS, self.module("reference")
         with reproducible():
             return compile_plan(self.name, questions, reference)
 
+    def languages(self) -> list[str]:
+        return ["en"] + sorted(p.stem.split(".")[1] for p in self.folder.glob("notebook.*.md"))
 
-def sources(root: Path = ROOT, only: list[str] | None = None) -> list[Source]:
-    found = [Source(p.name, p) for p in sorted((root / "solutions").iterdir())
-             if (p / "questions.py").exists()]
+    def prose(self, language: str) -> str:
+        name = "notebook.md" if language == "en" else f"notebook.{language}.md"
+        return (self.folder / name).read_text(encoding="utf-8")
+
+
+def sources(root: Path, only: list[str] | None = None) -> list[Source]:
+    found = [Source(p.name, p) for p in sorted((root / "solutions").iterdir()) if (p / "questions.py").exists()]
     if only:
         missing = set(only) - {s.name for s in found}
         if missing:
-            raise SystemExit(f"no assignment named {', '.join(sorted(missing))} under solutions/")
+            raise CourseError(f"no assignment named {', '.join(sorted(missing))} under {root / 'solutions'}")
         found = [s for s in found if s.name in only]
     return found
 
 
-def master_notebook(source: Source) -> nbformat.NotebookNode:
+# ---------------------------------------------------------------- a plan that is the same on every machine
+
+
+def committed_plan(root: Path, name: str) -> runtime.Plan | None:
+    try:
+        with zipfile.ZipFile(layout.autograder_zip(root, name)) as z:
+            return json.loads(z.read("plan.json"))
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return None
+
+
+def plan_drift(fresh, committed, path: str = "plan", in_expected: bool = False, scale: float = 0.0,
+               dtype: str = "float64") -> str | None:
+    """Where ``fresh`` differs from ``committed`` by more than rounding (``DRIFT``, for expected
+    values only; inputs, labels, points and shapes must be equal), or None."""
+    if isinstance(fresh, dict) and isinstance(committed, dict):
+        if fresh.keys() != committed.keys():
+            return f"{path}: keys {sorted(fresh)} != {sorted(committed)}"
+        if in_expected and "tensor" in fresh:
+            if fresh["dtype"] != committed["dtype"] or fresh["shape"] != committed["shape"]:
+                return f"{path}: dtype or shape"
+            values = [v for v in fresh["tensor"] if isinstance(v, float)]
+            scale = max((abs(v) for v in values), default=0.0)
+            return plan_drift(fresh["tensor"], committed["tensor"], path, True, scale, fresh["dtype"])
+        for key in fresh:
+            found = plan_drift(fresh[key], committed[key], f"{path}.{key}", in_expected or key == "expected", scale, dtype)
+            if found:
+                return found
+        return None
+    if isinstance(fresh, list) and isinstance(committed, list):
+        if len(fresh) != len(committed):
+            return f"{path}: {len(fresh)} items != {len(committed)}"
+        for i, (a, b) in enumerate(zip(fresh, committed)):
+            found = plan_drift(a, b, f"{path}[{i}]", in_expected, scale, dtype)
+            if found:
+                return found
+        return None
+    if in_expected and type(fresh) is float and type(committed) is float:
+        allowed = DRIFT.get(dtype, DRIFT["float64"]) * max(abs(fresh), abs(committed), scale, 1e-3)
+        return None if abs(fresh - committed) <= allowed else f"{path}: {committed!r} -> {fresh!r}"
+    if type(fresh) is not type(committed) or fresh != committed:
+        return f"{path}: {committed!r} -> {fresh!r}"
+    return None
+
+
+def stable_plan(source: Source, root: Path, reference_root: Path | None = None) -> runtime.Plan:
+    """The fresh plan, or the committed one when they differ only by rounding."""
+    fresh = source.plan()
+    committed = committed_plan(reference_root or root, source.name)
+    if committed is not None:
+        comparable = {k: v for k, v in committed.items() if k in fresh}
+        if comparable.keys() == fresh.keys() and plan_drift(fresh, comparable) is None:
+            return comparable
+    return fresh
+
+
+# ---------------------------------------------------------------- notebooks
+
+
+def master_notebook(source: Source, root: Path, language: str, catalogue: i18n.Catalogue) -> nbformat.NotebookNode:
     questions = {q.name: q for q in source.module("questions").QUESTIONS}
-    prose = (source.folder / "notebook.md").read_text()
     config = (
         "# ASSIGNMENT CONFIG\n"
         f"name: {source.name}\n"
         "requirements: null\n"
-        "export_cell:\n  pdf: false\n  instructions: Save the notebook, run this cell, and submit the zip it makes.\n"
+        "export_cell:\n  pdf: false\n"
+        f"  instructions: {json.dumps(catalogue.gettext('Save the notebook, run this cell, and submit the zip it makes.'), ensure_ascii=False)}\n"
         "check_all_cell: false\n"
         "run_tests: false\n"
         "generate: true\n"
         "tests:\n  ok_format: false\n"
     )
-    cells = notebook.master_cells(prose, questions, source.module("reference"))
+    cells = notebook.master_cells(source.prose(language), questions, source.module("reference"), catalogue)
     title, rest = cells[0], cells[1:]
     install = nbformat.v4.new_markdown_cell(
-        f"**Set up once** (Python {PYTHON_VERSION}), in a terminal:\n\n```bash\n{INSTALL}\n```")
+        catalogue.gettext("**Set up once**, in a terminal (Python 3.11 to 3.14):") +
+        f"\n\n```bash\n{layout.student_install_line(root)}\n```")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell(config), title, install, *rest])
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                   "language_info": {"name": "python"}}
+                   "language_info": {"name": "python"}, "course": {"assignment": source.name, "language": language}}
     return nb
 
 
@@ -122,74 +187,108 @@ def normalized(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def run_otter_assign(master: nbformat.NotebookNode, name: str, work: Path) -> tuple[nbformat.NotebookNode, dict]:
+    master_path = work / f"{name}.ipynb"
+    master_path.write_text(nbformat.writes(master), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-run-tests", str(master_path),
+                             str(work / "dist")], capture_output=True, text=True, cwd=work)
+    if result.returncode != 0:
+        raise CourseError(f"otter assign failed for {name}:\n{result.stdout}\n{result.stderr}")
+    student = nbformat.read(work / "dist" / "student" / f"{name}.ipynb", as_version=4)
+    student.metadata["course"] = master.metadata["course"]
+    with zipfile.ZipFile(next((work / "dist" / "autograder").glob("*.zip"))) as z:
+        otter_config = json.loads(z.read("otter_config.json"))
+    return student, otter_config
+
+
+# ---------------------------------------------------------------- files
+
+
 def write_if_changed(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_bytes() != data:
         path.write_bytes(data)
 
 
-def deterministic_zip(path: Path, files: dict[str, bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+def deterministic_zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = (0o755 if name in ("run_autograder", "setup.sh") else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, files[name])
-    data = tmp.read_bytes()
-    tmp.unlink()
-    write_if_changed(path, data)
+    return buffer.getvalue()
 
 
-def run_otter_assign(master: nbformat.NotebookNode, name: str, work: Path) -> tuple[nbformat.NotebookNode, dict]:
-    master_path = work / f"{name}.ipynb"
-    master_path.write_text(nbformat.writes(master))
-    result = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-run-tests", str(master_path), str(work / "dist")],
-                            capture_output=True, text=True, cwd=work)
-    if result.returncode != 0:
-        raise SystemExit(f"otter assign failed for {name}:\n{result.stdout}\n{result.stderr}")
-    student = nbformat.read(work / "dist" / "student" / f"{name}.ipynb", as_version=4)
-    with zipfile.ZipFile(next((work / "dist" / "autograder").glob("*.zip"))) as z:
-        otter_config = json.loads(z.read("otter_config.json"))
-    return student, otter_config
+def edition_folder(root: Path, name: str, language: str) -> Path:
+    return root / "assignments" / name if language == "en" else root / "assignments" / language / name
 
 
-def autograder_files(source: Source, plan: dict, otter_config: dict) -> dict[str, bytes]:
-    files = {
-        "plan.json": json.dumps(plan, indent=1, sort_keys=True).encode(),
-        "otter_config.json": json.dumps(otter_config, indent=2, sort_keys=True).encode(),
-        "requirements.txt": REQUIREMENTS.encode(),
-        "setup.sh": (ROOT / "course" / "templates" / "setup.sh").read_bytes(),
-        "run_autograder": (ROOT / "course" / "templates" / "run_autograder").read_bytes(),
-    }
+def public_tests(plan: runtime.Plan, catalogues: dict[str, bytes], language: str,
+                 catalogue: i18n.Catalogue) -> dict[str, bytes]:
+    files = {f"tests/{path}": data for path, data in render.support_files(catalogues).items()}
     for question in plan["questions"]:
-        files[f"tests/{question['name']}.py"] = render.test_file(plan, question, public_only=False).encode()
-    for name in ENGINE_FILES:
-        files[f"course/{name}"] = (ROOT / "course" / name).read_bytes()
+        if any(not c["hidden"] for c in question["cases"]):
+            labels = {c["id"]: catalogue.gettext(c["label"]) for c in question["cases"]}
+            text = render.test_file(plan, question, public_only=True, language=language, labels=labels,
+                                    title=catalogue.gettext(question["title"]))
+            files[f"tests/{question['name']}.py"] = text.encode()
     return files
 
 
-def build(root: Path = ROOT, only: list[str] | None = None, log=print) -> None:
+def autograder_files(root: Path, plan: runtime.Plan, otter_config: dict, catalogues: dict[str, bytes]) -> dict[str, bytes]:
+    files = {
+        "plan.json": json.dumps(plan, indent=1, sort_keys=True, ensure_ascii=False).encode(),
+        "otter_config.json": json.dumps(otter_config, indent=2, sort_keys=True).encode(),
+        "requirements.txt": layout.grader_requirements(root).encode(),
+        "setup.sh": (PACKAGE / "templates" / "setup.sh").read_bytes(),
+        "run_autograder": (PACKAGE / "templates" / "run_autograder").read_bytes(),
+    }
+    files.update({f"tests/{path}": data for path, data in render.support_files(catalogues).items()})
+    for question in plan["questions"]:
+        files[f"tests/{question['name']}.py"] = render.test_file(plan, question, public_only=False).encode()
+    for name in ENGINE_FILES:
+        if (PACKAGE / name).exists():
+            files[f"course/{name}"] = (PACKAGE / name).read_bytes()
+    for language, mo in catalogues.items():
+        files[f"course/locale/{language}/LC_MESSAGES/course.mo"] = mo
+    for template in sorted((PACKAGE / "templates").glob("*.j2")):
+        files[f"course/templates/{template.name}"] = template.read_bytes()
+    return files
+
+
+def build(root: Path, only: list[str] | None = None, log=print, out: Path | None = None) -> None:
+    """Build every assignment under ``root`` (or ``only`` those); write into ``out`` (default
+    ``root``), keeping ``root``'s committed plans where they differ only by rounding."""
+    out = out or root
+    catalogues = i18n.course_catalogues(root)
     for source in sources(root, only):
-        plan = source.plan()
-        with tempfile.TemporaryDirectory() as tmp:
-            student, otter_config = run_otter_assign(master_notebook(source), source.name, Path(tmp))
-        out = root / "assignments" / source.name
-        if (out / "tests").exists():
-            shutil.rmtree(out / "tests")
-        write_if_changed(out / f"{source.name}.ipynb", normalized(student).encode())
-        for question in plan["questions"]:
-            if any(not c["hidden"] for c in question["cases"]):
-                write_if_changed(out / "tests" / f"{question['name']}.py",
-                                 render.test_file(plan, question, public_only=True).encode())
-        deterministic_zip(root / "autograder" / f"{source.name}-autograder.zip",
-                          autograder_files(source, plan, otter_config))
+        plan = stable_plan(source, out, reference_root=root)
+        otter_config = None
+        for language in source.languages():
+            catalogue = i18n.content_catalogue(source.folder, language)
+            plan = i18n.with_translations(plan, language, catalogue)
+            with tempfile.TemporaryDirectory() as tmp:
+                student, config = run_otter_assign(master_notebook(source, root, language, catalogue),
+                                                   source.name, Path(tmp))
+            otter_config = otter_config or config
+            folder = edition_folder(out, source.name, language)
+            if (folder / "tests").exists():
+                shutil.rmtree(folder / "tests")
+            write_if_changed(folder / f"{source.name}.ipynb", normalized(student).encode())
+            for path, data in public_tests(plan, catalogues, language, catalogue).items():
+                write_if_changed(folder / path, data)
+            missing = catalogue.missing
+            if missing:
+                log(f"  {source.name} [{language}]: {len(missing)} untranslated strings, e.g. {missing[0]!r}")
+        write_if_changed(layout.autograder_zip(out, source.name),
+                         deterministic_zip(autograder_files(root, plan, otter_config, catalogues)))
         points = sum(q["points"] for q in plan["questions"])
         cases = [c for q in plan["questions"] for c in q["cases"]]
         public = sum(not c["hidden"] for c in cases)
-        log(f"built {source.name}: {len(plan['questions'])} questions, {points:g} points, "
-            f"{public} public and {len(cases) - public} hidden cases")
+        log(f"built {source.name} ({', '.join(source.languages())}): {len(plan['questions'])} questions, "
+            f"{points:g} points, {public} public and {len(cases) - public} hidden cases")
 
 
 def generated_files(root: Path) -> dict[str, bytes]:
@@ -198,21 +297,22 @@ def generated_files(root: Path) -> dict[str, bytes]:
             for p in sorted((root / folder).rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
-def stale_files(only: list[str] | None = None, root: Path = ROOT) -> list[str]:
+def stale_files(root: Path, only: list[str] | None = None) -> list[str]:
     """Generated files whose committed bytes differ from a fresh build (or that only one side has)."""
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        (scratch / "solutions").symlink_to(root / "solutions")
-        build(scratch, only, log=lambda *_: None)
+        build(root, only, log=lambda *_: None, out=scratch)
         fresh, committed = generated_files(scratch), generated_files(root)
     if only:
-        committed = {k: v for k, v in committed.items() if any(name in k for name in only)}
-    return sorted(k for k in fresh.keys() | committed.keys() if fresh.get(k) != committed.get(k))
+        committed = {k: v for k, v in committed.items() if any(f"/{name}" in f"/{k}" for name in only)}
+        fresh = {k: v for k, v in fresh.items() if any(f"/{name}" in f"/{k}" for name in only)}
+    stale = sorted(k for k in fresh.keys() | committed.keys() if fresh.get(k) != committed.get(k))
+    return stale + i18n.stale_course_catalogues(root)
 
 
-def check_fresh(only: list[str] | None = None, root: Path = ROOT) -> int:
+def check_fresh(root: Path, only: list[str] | None = None) -> int:
     """Print the stale generated files; 0 when every one is fresh."""
-    stale = stale_files(only, root)
+    stale = stale_files(root, only)
     for name in stale:
         print(f"stale: {name}")
     if stale:

@@ -1,4 +1,4 @@
-"""The `course` command: build the assignments, grade submissions."""
+"""The `course` command: build the assignments, grade submissions, translate, report."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import sys
 import time
 from pathlib import Path
 
+from course.layout import CourseError, find_root
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    parser.add_argument("--root", help="the course's folder (default: the current folder or the nearest above "
+                                       "it that holds solutions/)")
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="generate student notebooks, public tests and autograder zips")
@@ -17,54 +21,72 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--check", action="store_true",
                        help="fail if a committed generated file differs from a fresh build")
 
-    grade = commands.add_parser("grade", help="grade a folder or zip of submitted notebooks (no Docker)")
-    grade.add_argument("submissions", help="a folder, a zip (e.g. Canvas's Download Submissions) or one notebook")
-    grade.add_argument("--assignment", required=True, help="e.g. hw01_derivatives")
-    grade.add_argument("--output", required=True, help="folder for the gradebook, feedback and results")
-    grade.add_argument("--autograder", help="the autograder zip (default: autograder/ASSIGNMENT-autograder.zip)")
-    grade.add_argument("--roster", help="CSV with the LMS's student columns (e.g. Canvas's gradebook export)")
-    grade.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
-    grade.add_argument("--timeout", type=float, default=120.0, help="seconds to run one notebook")
-    grade.add_argument("--call-timeout", type=float, default=30.0, help="seconds for one graded call")
-    grade.add_argument("--memory-mb", type=int, default=4096, help="address-space cap of a student process")
+    from course.batch import add_arguments as add_grade_arguments
+    add_grade_arguments(commands.add_parser("grade", help="grade a folder or zip of submitted notebooks (no Docker)"))
 
-    demo = commands.add_parser("demo", help="build everything, then grade the bundled sample submissions")
-    demo.add_argument("--output", default="out", help="where the gradebooks go (default: out/)")
+    demo = commands.add_parser("demo", help="build every assignment, then grade the bundled sample submissions")
+    demo.add_argument("--output", default="out", help="where the build and the gradebooks go (default: out/)")
+
+    translate = commands.add_parser("translate", help="add new strings to the translation catalogues (.po)")
+    translate.add_argument("--language", default="ko")
+
+    report = commands.add_parser("report", help="rebuild OUTPUT/report.html from OUTPUT/results/ without regrading")
+    report.add_argument("output")
 
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return run_demo(Path(args.output))
+    try:
+        return run(args)
+    except CourseError as error:
+        print(f"course: {error}", file=sys.stderr)
+        return 2
+
+
+def run(args) -> int:
     if args.command == "grade":
         from course.batch import main as grade_main
         return grade_main(args)
-    if args.command == "build":
-        from course.build import build as run_build, check_fresh
-        start = time.perf_counter()
-        if args.check:
-            return check_fresh(args.assignments or None)
-        run_build(only=args.assignments or None)
-        print(f"build took {time.perf_counter() - start:.1f} s")
+    if args.command == "report":
+        from course.report import rebuild
+        print(f"report: {rebuild(Path(args.output))}")
+        return 0
+    root = Path(args.root).resolve() if args.root else find_root()
+    if args.command == "demo":
+        return run_demo(root, Path(args.output))
+    if args.command == "translate":
+        from course.translate import update_catalogues
+        for line in update_catalogues(root, args.language):
+            print(line)
+        return 0
+    from course.build import build, check_fresh
+    start = time.perf_counter()
+    if args.check:
+        return check_fresh(root, args.assignments or None)
+    build(root, only=args.assignments or None)
+    print(f"build took {time.perf_counter() - start:.1f} s")
     return 0
 
 
-def run_demo(output: Path) -> int:
-    """The main job on the bundled default: build the course, grade examples/submissions/*."""
+def run_demo(root: Path, output: Path) -> int:
+    """The main job on the bundled default: build the course into OUTPUT/course (tracked files
+    stay as they are), then grade examples/submissions/* with the autograders just built."""
+    from course import layout
     from course.batch import grade_all
-    from course.build import ROOT, build
+    from course.build import build
 
     start = time.perf_counter()
-    build()
-    print(f"built every assignment in {time.perf_counter() - start:.1f} s\n")
-    for folder in sorted((ROOT / "examples" / "submissions").iterdir()):
+    built = output / "course"
+    build(root, out=built)
+    print(f"built every assignment into {built} in {time.perf_counter() - start:.1f} s\n")
+    for folder in sorted((root / "examples" / "submissions").iterdir()):
         began = time.perf_counter()
-        records = grade_all(folder, ROOT / "autograder" / f"{folder.name}-autograder.zip", output / folder.name,
-                            log=lambda _: None)
+        records = grade_all(folder, layout.autograder_zip(built, folder.name), output / folder.name, log=lambda _: None)
         print(f"{folder.name}: {len(records)} submissions graded in {time.perf_counter() - began:.1f} s "
               f"-> {output / folder.name / 'gradebook.csv'}")
         for r in records:
-            print(f"    {r['source']:<22} {r['score']:>5g} / {r['max_score']:<4g} {r['status']}"
-                  + (f" ({r['detail'][:60]})" if r["detail"] else ""))
-    print(f"\ndone in {time.perf_counter() - start:.1f} s; students' feedback is in {output}/*/feedback/")
+            detail = f" ({r.detail[:70]})" if r.detail else ""
+            print(f"    {r.source:<26} {r.score:>5g} / {r.max_score:<4g} {r.status}{detail}")
+    print(f"\ndone in {time.perf_counter() - start:.1f} s; the class reports are {output}/*/report.html, "
+          f"students' feedback is in {output}/*/feedback/")
     return 0
 
 

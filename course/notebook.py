@@ -20,6 +20,8 @@ import textwrap
 
 import nbformat
 
+from course import i18n
+
 DIRECTIVE = re.compile(r"^<!--\s*(question|solution|end question)\s*(\S*)\s*-->\s*$")
 FENCE = re.compile(r"^```(\w*)\s*$")
 
@@ -33,8 +35,9 @@ def _raw(text: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_raw_cell(text)
 
 
-def stub_source(fn) -> str:
-    """The function's signature and docstring, its body as the solution, a raising stub as prompt."""
+def stub_source(fn, catalogue: i18n.Catalogue | None = None) -> str:
+    """The function's signature and docstring (translated), its body as the solution, a
+    raising stub as prompt."""
     source = textwrap.dedent(inspect.getsource(fn))
     node = ast.parse(source).body[0]
     lines = source.splitlines()
@@ -42,6 +45,11 @@ def stub_source(fn) -> str:
     first_body = node.body[1] if docstring is not None else node.body[0]
     head, body = lines[: first_body.lineno - 1], lines[first_body.lineno - 1:]
     indent = " " * first_body.col_offset
+    if docstring is not None and catalogue is not None and catalogue.language != "en":
+        translated = catalogue.gettext(inspect.cleandoc(docstring)).splitlines()
+        head = lines[: node.body[0].lineno - 1] + [f'{indent}"""{translated[0]}',
+                                                    *[f"{indent}{line}".rstrip() for line in translated[1:]],
+                                                    f'{indent}"""']
     return "\n".join([
         *head,
         f"{indent}# BEGIN SOLUTION NO PROMPT",
@@ -53,14 +61,15 @@ def stub_source(fn) -> str:
     ])
 
 
-def master_cells(prose: str, questions: dict, reference) -> list:
+def master_cells(prose: str, questions: dict, reference, catalogue: i18n.Catalogue) -> list:
     """Cells of the master notebook, without the assignment config cell."""
+    _ = catalogue.gettext
     cells, buffer, code, open_question = [], [], None, None
     for number, line in enumerate(prose.splitlines(), 1):
         fence = FENCE.match(line)
         if code is not None:
             if fence:
-                cells.append(nbformat.v4.new_code_cell("\n".join(code)))
+                cells.append(nbformat.v4.new_code_cell(i18n.translate_code("\n".join(code), catalogue)))
                 code = None
             else:
                 code.append(line)
@@ -82,9 +91,11 @@ def master_cells(prose: str, questions: dict, reference) -> list:
             open_question = arg
             q = questions[arg]
             cells.append(_raw(f"# BEGIN QUESTION\nname: {q.name}\npoints: {q.points}"))
+            cells += _markdown("#### " + _("Question {number} · {title} · {points} points").format(
+                number=q.name.removeprefix("q"), title=_(q.title), points=f"{q.points:g}"))
         elif kind == "solution":
             cells += [_raw("# BEGIN SOLUTION"),
-                      nbformat.v4.new_code_cell(stub_source(getattr(reference, arg))),
+                      nbformat.v4.new_code_cell(stub_source(getattr(reference, arg), catalogue)),
                       _raw("# END SOLUTION")]
         else:
             if not open_question:
@@ -93,7 +104,8 @@ def master_cells(prose: str, questions: dict, reference) -> list:
             if any(case.public for case in questions[open_question].cases):
                 cells.append(nbformat.v4.new_code_cell(f'grader.check("{open_question}")'))
             else:
-                cells += _markdown(f"*{open_question} has no public check: hidden tests grade it.*")
+                cells += _markdown("*" + _("{name} has no public check: hidden tests grade it.").format(
+                    name=open_question) + "*")
             open_question = None
     if code is not None or open_question:
         raise ValueError("the prose ends inside a code block or a question")

@@ -9,11 +9,24 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 ANSWER_TAG = "otter_answer_cell"
+
+
+@dataclass
+class Bug:
+    """A realistic wrong answer, kept in ``solutions/<name>/bugs.py`` beside the reference:
+    ``function`` replaced by ``source`` scores ``expected`` on the questions named there; every
+    other question keeps full marks.  With ``expected`` empty it is another correct solution."""
+
+    name: str
+    function: str
+    source: str
+    expected: dict[str, float] = field(default_factory=dict)
 
 
 def defined_name(source: str) -> str | None:
@@ -58,3 +71,31 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dumps(nb))
     return path
+
+
+def functions_with(reference_module, replaced: dict[str, str]) -> dict:
+    """The reference's functions with some replaced by source text, as a notebook defines them."""
+    namespace: dict = {"__name__": "__main__"}
+    exec(compile(inspect.getsource(reference_module), reference_module.__file__, "exec"), namespace)
+    for source in replaced.values():
+        exec(source, namespace)
+    return namespace
+
+
+def score_in_process(plan: dict, functions: dict) -> dict[str, float]:
+    """Points per question, judged here without a sandbox or otter: a quick check for authors
+    (the tests grade the same variants for real with both graders)."""
+    from course import checks, runtime
+
+    fixtures = runtime.load_fixtures(plan["fixtures"])
+    scores: dict[str, float] = {}
+    for q in plan["questions"]:
+        scores[q["name"]] = 0.0
+        for case in q["cases"]:
+            try:
+                outputs = runtime.run_case(functions, case["calls"], fixtures)
+                checks.judge(case, outputs, fixtures, tuple(q["outputs"]))
+                scores[q["name"]] += case["points"]
+            except (runtime.CallFailed, checks.CheckFailure):
+                pass
+    return scores

@@ -1,92 +1,167 @@
-"""The student side of the hardened grader: a warm worker that runs each submission in a
-fresh, locked-down process.
+"""The lock-down of a student process, in the order ``isolate`` applies it.
 
-``python -m course.sandbox FD`` starts a *worker*: it imports torch once, then waits on the
-control socket FD.  For each submission it forks a *student process* that:
+A student process is forked from a warm worker (``course.worker``) and, before it reads a
+single byte of the submission, gets:
 
-1. leaves the worker's session and keeps only its own socket to the grader;
-2. gets limits: address space, file size (caps printed output), CPU time, no core dumps;
-3. loses the network (a new network namespace; Landlock's TCP rules where that fails);
-4. when the grader runs as root, loses every capability (no mount, reboot, raw sockets);
-5. loses the filesystem (Landlock): read-only Python and system libraries, read-write only
-   its scratch folder, so tests, plans, reference solutions and result files are out of reach;
-   and it cannot signal or trace processes outside its sandbox;
-6. loses the right to create processes (seccomp): threads yes, fork no, so a fork bomb
-   fizzles and killing the one process cleans everything up;
-7. runs the notebook's code cells, then answers the grader's calls one at a time.
+1. **Limits**: address space, CPU time, file size, open files, no core dumps.
+2. **Namespaces**: a network namespace (no interface but a down loopback), and a mount, IPC
+   and UTS namespace; as a non-root user, a user namespace first.
+3. **A filesystem of its own** (mount namespace): a fresh root holding, read-only, Python,
+   its packages, the system libraries and the course's runtime; a size-capped tmpfs as its
+   home (its disk quota); a few device files.  No /proc, no /run, no /tmp, no home folders:
+   no other submission, no plan, no key, no pathname socket (Docker's, ssh-agent's) exists there.
+4. **An identity of its own**: as root (as on Gradescope), an unprivileged uid of its own
+   with no groups and no capabilities; otherwise its user namespace.  ``RLIMIT_NPROC`` then
+   caps its threads.
+5. **Landlock** (Linux >= 5.13), as a second wall: reads only under the same folders, writes
+   only in its home, no TCP, no signals or ptrace outside its domain.
+6. **seccomp**: no new processes (threads yes), no sockets, no ptrace, no namespaces, no
+   mounts, no io_uring, no other architecture's system calls.
+7. **An audit hook** (``Vault``), which Python cannot remove: the original forbidden APIs and
+   the forbid state live in it, out of reach; introspection that could reach them (gc,
+   ctypes, tracing, a second audit hook, the guards' code) ends the process with a note.
 
-The worker never sees an expected value (the grader keeps those), and neither does the
-student process: it receives a call's arguments and sends back plain JSON, nothing else.
+Each step says what it enforced; a step the kernel cannot do is reported, never skipped
+silently: the notes go to ``grading.log`` and the gradebook's header.
 """
 
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
-import select
-import signal
 import site
 import socket
 import sys
-import types
-
-import torch  # imported once per worker: every student process forks with it loaded
-
-from course import runtime
-
-# What notebooks of this course import, loaded once per worker: a warm start for every
-# student process (the sandbox still lets them import anything under Python's own folders).
-PRELOAD = ("math", "cmath", "random", "typing", "functools", "itertools", "collections", "dataclasses",
-           "numpy", "numpy.linalg", "contourpy", "matplotlib", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
-           "mpl_toolkits.mplot3d",
-           "torch.func", "torch.autograd.functional", "torch.autograd.forward_ad", "torch.linalg",
-           "torch.nn", "torch.nn.functional", "torch.optim", "torch.distributions", "torch.testing",
-    "torch.fx.experimental.symbolic_shapes", "torch._decomp.decompositions_for_jvp")
-
-
-def preload() -> None:
-    import importlib
-    import io
-
-    import matplotlib
-    matplotlib.use("Agg")
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
-    # Draw once with every kind of plot the notebooks use, so that lazily imported modules
-    # (contourpy, fonts, image writers) are loaded before the student process loses access.
-    import matplotlib.pyplot as plt
-    import numpy as np
-    grid = np.linspace(-1, 1, 5)
-    x, y = np.meshgrid(grid, grid)
-    fig, axes = plt.subplots(1, 3, subplot_kw=None)
-    axes[0].contour(x, y, x * y), axes[0].contourf(x, y, x * y), axes[0].quiver(x, y, x, y)
-    axes[1].loglog(grid + 2, grid + 2, "o-", label="$x^2$"), axes[1].legend(), axes[1].set_title("t")
-    axes[2].hist(grid), axes[2].pcolormesh(x, y, x), axes[2].imshow(x * y), axes[2].scatter(grid, grid)
-    fig.colorbar(axes[2].images[0])
-    fig.savefig(io.BytesIO(), format="png")
-    plt.close("all")
-    # The same for autograd and torch.func, whose first use imports more of torch.
-    x = torch.linspace(-1, 1, 4, dtype=torch.float64, requires_grad=True)
-    y = torch.sin(x) * x
-    torch.autograd.grad(y, x, grad_outputs=torch.ones_like(y), create_graph=True)
-    f = lambda t: (t ** 3).sum()  # noqa: E731
-    torch.func.jvp(torch.sin, (x.detach(),), (x.detach(),)), torch.func.vjp(torch.sin, x.detach())
-    torch.func.hessian(f)(x.detach()), torch.func.jacrev(torch.sin)(x.detach())
-    torch.autograd.functional.jacobian(torch.sin, x.detach())
-    with torch.autograd.forward_ad.dual_level():
-        torch.autograd.forward_ad.make_dual(x.detach(), x.detach())
-    torch.linalg.eigvalsh(torch.eye(2)), torch.linalg.solve(torch.eye(2), torch.ones(2)), torch.linalg.slogdet(torch.eye(2))
-    repr(x), str(torch.ones(2, 2))
 
 LIBC = ctypes.CDLL(None, use_errno=True)
+MACHINE = os.uname().machine
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+HOME = "/home/student"
+SCRATCH_MB = 64  # the student's disk quota
+MAX_TASKS = 64  # threads of one student process
 
 
-# ---------------------------------------------------------------- Landlock (Linux >= 5.13)
+def _errno() -> str:
+    return os.strerror(ctypes.get_errno())
+
+
+# ---------------------------------------------------------------- 1. limits
+
+
+def set_limits(limits: dict) -> None:
+    memory = limits["memory_mb"] << 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_mb"] << 20,) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"],) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+# ---------------------------------------------------------------- 2-4. namespaces, a root of its own, an identity
+
+
+def readable_roots(runtime_dir: str) -> list[str]:
+    """Python, its packages, system libraries and the course's runtime: nothing else."""
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(), runtime_dir}
+    user_site = site.getusersitepackages()
+    if isinstance(user_site, str):
+        roots.add(user_site)
+    roots |= {"/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/sys/devices/system/cpu",
+              "/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
+              "/etc/fonts"}
+    found = sorted(r for r in roots if r and os.path.exists(r))
+    return [r for r in found if not any(r != other and r.startswith(other.rstrip("/") + "/") for other in found)]
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    if LIBC.mount(source and source.encode(), target.encode(), fstype and fstype.encode(), flags,
+                  data and data.encode()) != 0:
+        raise OSError(ctypes.get_errno(), f"mount {source or ''} on {target}: {_errno()}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def enter_namespaces() -> tuple[bool, list[str]]:
+    """A mount, network, IPC and UTS namespace (and a user namespace when not root)."""
+    uid, gid = os.getuid(), os.getgid()
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+    if uid != 0:
+        flags |= CLONE_NEWUSER
+    if LIBC.unshare(flags) == 0:
+        if uid != 0:  # the same uid inside, so that our files stay ours
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+        return True, ["namespaces: mount, network (none), IPC, UTS" + ("" if uid == 0 else ", user")]
+    problem = _errno()
+    if LIBC.unshare(CLONE_NEWNET | (CLONE_NEWUSER if uid != 0 else 0)) == 0:
+        return False, [f"NO mount namespace ({problem}): no private filesystem, no disk quota; network: none"]
+    return False, [f"NO namespaces ({problem}): network reachable where Landlock cannot deny it"]
+
+
+def private_root(base: str, runtime_dir: str, owner: int) -> str:
+    """Mount a fresh root on ``base`` (an empty folder of the grader's), with the readable roots
+    bound read-only and a size-capped home, and move into it."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("tmpfs", base, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    for path in readable_roots(runtime_dir):
+        target = base + path
+        if os.path.islink(path) and os.path.dirname(path) == "/":  # /bin -> usr/bin, /lib -> usr/lib
+            os.symlink(os.readlink(path), target)
+            continue
+        if os.path.isdir(path):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "w").close()
+        _mount(path, target, None, MS_BIND | MS_REC)
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.makedirs(base + "/dev")
+    for device in ("null", "zero", "urandom", "random"):
+        open(f"{base}/dev/{device}", "w").close()
+        _mount(f"/dev/{device}", f"{base}/dev/{device}", None, MS_BIND)
+    os.makedirs(base + HOME)
+    _mount("tmpfs", base + HOME, "tmpfs", MS_NOSUID | MS_NODEV, f"size={SCRATCH_MB}m,mode=700")
+    os.chown(base + HOME, owner, owner)
+    os.makedirs(base + "/.old")
+    if LIBC.syscall(_SYSCALLS["pivot_root"], base.encode(), (base + "/.old").encode()) != 0:
+        raise OSError(ctypes.get_errno(), f"pivot_root: {_errno()}")
+    os.chdir("/")
+    if LIBC.umount2(b"/.old", 2) != 0:  # MNT_DETACH
+        raise OSError(ctypes.get_errno(), f"umount the old root: {_errno()}")
+    os.rmdir("/.old")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    return HOME
+
+
+def drop_privileges(student_uid: int) -> str:
+    """Root becomes an unprivileged uid of its own; anyone loses every capability."""
+    for cap in range(64):
+        LIBC.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
+    if os.getuid() == 0:
+        os.setgroups([])
+        os.setresgid(student_uid, student_uid, student_uid)
+        os.setresuid(student_uid, student_uid, student_uid)
+        identity = f"uid {student_uid}, no groups, no capabilities"
+    else:
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+        data = (ctypes.c_uint32 * 6)()
+        LIBC.syscall(_SYSCALLS["capset"], header, data)
+        identity = f"uid {os.getuid()} in its own user namespace, no capabilities"
+    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
+    LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL: a change of uid cleared it
+    return f"identity: {identity}; at most {MAX_TASKS} threads"
+
+
+# ---------------------------------------------------------------- 5. Landlock
 
 _FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1,
                      5: (1 << 16) - 1}
@@ -94,23 +169,17 @@ _READ = (1 << 0) | (1 << 2) | (1 << 3)  # execute, read file, read dir
 _FILE_ONLY = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 14) | (1 << 15)  # rights that apply to a file
 
 
-def landlock_abi() -> int:
-    return LIBC.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, VERSION)
-
-
 def landlock(read_only: list[str], read_write: list[str]) -> str:
-    """Restrict this process to the given paths; say what was enforced."""
-    abi = landlock_abi()
+    abi = LIBC.syscall(444, None, 0, 1)  # landlock_create_ruleset(NULL, 0, VERSION)
     if abi < 1:
-        return "no Landlock on this kernel: filesystem not isolated"
+        return "NO Landlock on this kernel"
     fs = _FS_RIGHTS_BY_ABI[min(abi, 5)]
-    net = 0b11 if abi >= 4 else 0  # bind and connect on TCP: denied
-    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets and signals outside the sandbox
+    net = 0b11 if abi >= 4 else 0  # TCP bind and connect: denied
+    scoped = 0b11 if abi >= 6 else 0  # abstract unix sockets and signals outside the domain
     attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
-    size = 24 if abi >= 6 else 16 if abi >= 4 else 8
-    ruleset = LIBC.syscall(444, ctypes.byref(attr), size, 0)
+    ruleset = LIBC.syscall(444, ctypes.byref(attr), 24 if abi >= 6 else 16 if abi >= 4 else 8, 0)
     if ruleset < 0:
-        return f"Landlock ruleset failed (errno {ctypes.get_errno()})"
+        return f"NO Landlock (ruleset: {_errno()})"
 
     class PathBeneath(ctypes.Structure):
         _pack_ = 1
@@ -123,91 +192,88 @@ def landlock(read_only: list[str], read_write: list[str]) -> str:
             except OSError:
                 continue
             allowed = rights if os.path.isdir(path) else rights & _FILE_ONLY
-            rule = PathBeneath(allowed & fs, fd)
-            LIBC.syscall(445, ruleset, 1, ctypes.byref(rule), 0)
+            LIBC.syscall(445, ruleset, 1, ctypes.byref(PathBeneath(allowed & fs, fd)), 0)
             os.close(fd)
     LIBC.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     if LIBC.syscall(446, ruleset, 0) != 0:
-        return f"Landlock restrict failed (errno {ctypes.get_errno()})"
+        return f"NO Landlock (restrict: {_errno()})"
     os.close(ruleset)
-    return f"Landlock ABI {abi}: filesystem{', TCP' if net else ''}{', signals' if scoped else ''} isolated"
+    return f"Landlock ABI {abi}: reads, writes{', TCP' if net else ''}{', signals' if scoped else ''} confined"
 
 
-def readable_roots() -> list[str]:
-    """Python, its packages, system libraries and the grader's own runtime: nothing else."""
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, *site.getsitepackages(),
-             site.getusersitepackages(), os.path.dirname(runtime.__file__)}
-    roots |= {"/usr", "/lib", "/lib64", "/bin", "/etc", "/proc", "/sys/devices/system/cpu",
-              "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"}
-    return sorted(r for r in roots if os.path.exists(r))
+# ---------------------------------------------------------------- 6. seccomp
+
+_SYSCALLS_BY_MACHINE = {
+    "x86_64": dict(fork=57, vfork=58, clone=56, clone3=435, socket=41, socketpair=53, ptrace=101,
+                   process_vm_readv=310, process_vm_writev=311, unshare=272, setns=308, mount=165,
+                   umount2=166, pivot_root=155, chroot=161, bpf=321, perf_event_open=298, userfaultfd=323,
+                   keyctl=250, add_key=248, request_key=249, kexec_load=246, init_module=175,
+                   finit_module=313, delete_module=176, name_to_handle_at=303, open_by_handle_at=304,
+                   io_uring_setup=425, io_uring_enter=426, io_uring_register=427, open_tree=428,
+                   move_mount=429, fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442,
+                   capset=126),
+    "aarch64": dict(clone=220, clone3=435, socket=198, socketpair=199, ptrace=117, process_vm_readv=270,
+                    process_vm_writev=271, unshare=97, setns=268, mount=40, umount2=39, pivot_root=41,
+                    chroot=51, bpf=280, perf_event_open=241, userfaultfd=282, keyctl=219, add_key=217,
+                    request_key=218, kexec_load=104, init_module=105, finit_module=273, delete_module=106,
+                    name_to_handle_at=264, open_by_handle_at=265, io_uring_setup=425, io_uring_enter=426,
+                    io_uring_register=427, open_tree=428, move_mount=429, fsopen=430, fsconfig=431,
+                    fsmount=432, fspick=433, mount_setattr=442, capset=91),
+}
+_SYSCALLS = _SYSCALLS_BY_MACHINE.get(MACHINE, {})
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_DENIED = ("fork", "vfork", "socket", "socketpair", "ptrace", "process_vm_readv", "process_vm_writev",
+           "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open",
+           "userfaultfd", "keyctl", "add_key", "request_key", "kexec_load", "init_module", "finit_module",
+           "delete_module", "name_to_handle_at", "open_by_handle_at", "io_uring_setup", "io_uring_enter",
+           "io_uring_register", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
+           "mount_setattr")
 
 
-# ---------------------------------------------------------------- the student process
-
-class _Otter(types.ModuleType):
-    """Stands in for otter inside the sandbox: the notebook's own checks are not graded."""
-
-    class Notebook:
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __getattr__(self, name):
-            return lambda *args, **kwargs: None
-
-
-def _send(sock: socket.socket, message: dict) -> None:
-    sock.sendall(json.dumps(message, allow_nan=False).encode() + b"\n")
-
-
-def _tell(control: socket.socket, message: dict) -> None:
-    control.send(json.dumps(message).encode())
-
-
-def _strip_magics(source: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        lines.append(line[: len(line) - len(stripped)] + "pass" if stripped[:1] in ("%", "!") else line)
-    return "\n".join(lines)
-
-
-def drop_capabilities() -> str:
-    """Root without capabilities: no mount, reboot, raw sockets or overriding file modes."""
-    for cap in range(64):
-        LIBC.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
-    if LIBC.syscall(126 if os.uname().machine == "x86_64" else 91, header, data) != 0:  # capset
-        return f"capabilities kept (errno {ctypes.get_errno()})"
-    return "root capabilities dropped"
-
-
-_SECCOMP_ARCH = {"x86_64": (0xC000003E, {"clone": 56, "fork": 57, "vfork": 58, "clone3": 435}),
-                 "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}
+def seccomp_program() -> list[tuple[int, int, int, int]]:
+    """The BPF filter as (code, jump if true, jump if false, k).  A system call of another
+    architecture (i386 through int 0x80, x32) kills the process; the denied calls fail with
+    EPERM; clone3 fails with ENOSYS so that the C library falls back to clone, whose flags the
+    filter can read: clone with CLONE_THREAD (a thread) passes, any other clone fails."""
+    load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
+    allow, kill, eperm, enosys = 0x7FFF0000, 0x80000000, 0x00050000 | 1, 0x00050000 | 38
+    denied = [_SYSCALLS[name] for name in _DENIED if name in _SYSCALLS]
+    # Labels are resolved below: ("jump", code, k, true_label, false_label).
+    body: list = [(load, 0, 0, 4), ("jump", jeq, _AUDIT_ARCH[MACHINE], "arch_ok", "kill"), ("label", "arch_ok"),
+                  (load, 0, 0, 0)]
+    if MACHINE == "x86_64":
+        body.append(("jump", jge, 0x40000000, "deny", "next_x32"))
+        body.append(("label", "next_x32"))
+    for number in denied:
+        body += [("jump", jeq, number, "deny", f"after_{number}"), ("label", f"after_{number}")]
+    body += [("jump", jeq, _SYSCALLS["clone3"], "nosys", "not_clone3"), ("label", "not_clone3"),
+             ("jump", jeq, _SYSCALLS["clone"], "clone", "allow"),
+             ("label", "allow"), (ret, 0, 0, allow), ("label", "deny"), (ret, 0, 0, eperm),
+             ("label", "nosys"), (ret, 0, 0, enosys), ("label", "kill"), (ret, 0, 0, kill),
+             ("label", "clone"), (load, 0, 0, 16), ("jump", jset, 0x00010000, "allow_thread", "deny_clone"),
+             ("label", "allow_thread"), (ret, 0, 0, allow), ("label", "deny_clone"), (ret, 0, 0, eperm)]
+    positions, index = {}, 0
+    for item in body:
+        if item[0] == "label":
+            positions[item[1]] = index
+        else:
+            index += 1
+    program, index = [], 0
+    for item in body:
+        if item[0] == "label":
+            continue
+        if item[0] == "jump":
+            _, code, k, true, false = item
+            program.append((code, positions[true] - index - 1, positions[false] - index - 1, k))
+        else:
+            program.append(item)
+        index += 1
+    return program
 
 
-def no_new_processes() -> str:
-    """A seccomp filter: threads may be created (torch needs them), processes may not.
-
-    fork, vfork and clone without CLONE_THREAD fail with EPERM; clone3 fails with ENOSYS so
-    that the C library falls back to clone, whose flags the filter can read.
-    """
-    machine = os.uname().machine
-    if machine not in _SECCOMP_ARCH:
-        return f"no seccomp filter for {machine}: new processes allowed"
-    arch, numbers = _SECCOMP_ARCH[machine]
-    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    load, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06
-    blocked = [numbers[n] for n in ("fork", "vfork") if n in numbers]
-    n = len(blocked)
-    # 0-3: wrong architecture -> allow; load the syscall number.  4..5+n: the tests, then the
-    # returns: 6+n allow, 7+n EPERM, 8+n ENOSYS, 9+n.. clone: CLONE_THREAD set -> allow.
-    # A jump of k skips k instructions.
-    program = [(load, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, allow), (load, 0, 0, 0)]
-    program += [(jeq, 2 + n - i, 0, number) for i, number in enumerate(blocked)]  # -> 7+n
-    program += [(jeq, 3, 0, numbers["clone3"]), (jeq, 3, 0, numbers["clone"])]  # -> 8+n, 9+n
-    program += [(ret, 0, 0, allow), (ret, 0, 0, eperm), (ret, 0, 0, enosys),
-                (load, 0, 0, 16), (jset, 0, 1, 0x00010000), (ret, 0, 0, allow), (ret, 0, 0, eperm)]
+def seccomp() -> str:
+    if MACHINE not in _SYSCALLS_BY_MACHINE:
+        return f"NO seccomp filter for {MACHINE}: new processes and sockets allowed"
 
     class Filter(ctypes.Structure):
         _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
@@ -215,111 +281,136 @@ def no_new_processes() -> str:
     class Program(ctypes.Structure):
         _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Filter))]
 
+    program = seccomp_program()
     filters = (Filter * len(program))(*[Filter(*instruction) for instruction in program])
     LIBC.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
     if LIBC.prctl(22, 2, ctypes.byref(Program(len(program), filters)), 0, 0) != 0:  # SECCOMP_MODE_FILTER
-        return f"seccomp failed (errno {ctypes.get_errno()}): new processes allowed"
-    return "no new processes (seccomp)"
+        return f"NO seccomp ({_errno()}): new processes and sockets allowed"
+    return "seccomp: no processes, sockets, ptrace, namespaces, mounts or foreign system calls"
 
 
-def isolate(request: dict) -> list[str]:
-    """Steps 1-5 of the module docstring, in the freshly forked student process."""
-    notes = []
-    workdir, limits = request["workdir"], request["limits"]
-    os.chdir(workdir)
-    out = os.open("output.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0), os.dup2(out, 1), os.dup2(out, 2)
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the output cap, writes fail instead
-    memory = limits["memory_mb"] << 20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["output_mb"] << 20,) * 2)
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits["cpu_seconds"],) * 2)
-    root = os.geteuid() == 0
-    # CLONE_NEWNET (root), or a user namespace first (unprivileged): no interfaces but a down loopback.
-    if LIBC.unshare(0x40000000 if root else 0x40000000 | 0x10000000) == 0:
-        notes.append("network: none (a new namespace)")
-    else:
-        notes.append("network: no namespace; Landlock denies TCP where the kernel supports it")
-    for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
-        os.environ[name] = workdir
-    if root:
-        notes.append(drop_capabilities())
-    notes.append(landlock(readable_roots(), [workdir, "/dev/null"]))
-    notes.append(no_new_processes())
-    return notes
+# ---------------------------------------------------------------- 7. the vault
 
 
-def student_process(request: dict, sock: socket.socket) -> None:
-    runtime.install_guards(request["guards"])
-    notes = isolate(request)
-    sys.modules["otter"] = _Otter("otter")
-    fixtures = runtime.load_fixtures(request["fixtures"])
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    cell_errors = []
-    for index, source in request["cells"]:
-        try:
-            exec(compile(_strip_magics(source), f"<cell {index}>", "exec"), namespace)
-        except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading
-            cell_errors.append({"cell": index, "error": f"{type(error).__name__}: {str(error)[:300]}"})
-    torch.set_num_threads(1)
-    _send(sock, {"ready": True, "cell_errors": cell_errors, "notes": notes})
-    reader = sock.makefile("rb")
-    for line in reader:
-        spec = json.loads(line)
-        try:
-            reply = {"value": runtime.encode(runtime.call(namespace, spec, fixtures))}
-        except BaseException as error:
-            reply = {"error": runtime.describe_error(spec["fn"], error)}
-        try:
-            _send(sock, reply)
-        except ValueError:  # a value JSON cannot carry
-            _send(sock, {"value": {"object": "unserialisable value"}})
+class Vault:
+    """An audit hook holding the original forbidden APIs and the forbid stack.
 
+    Python cannot remove an audit hook or list the installed ones, and the hook never raises
+    (an exception leaving it would carry its frame, and the frame its variables): it answers
+    the guards through the box they pass, and ends the process, with a note to the grader,
+    on any attempt to reach it (gc's object walks, ctypes, tracing or profiling functions, a
+    second audit hook, the guards' code objects, C test modules, /proc).
+    """
 
-# ---------------------------------------------------------------- the worker
+    FATAL = ("gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys.settrace", "sys.setprofile",
+             "sys.addaudithook", "sys._current_frames", "sys.monitoring.register_callback",
+             "sys.monitoring.set_events", "sys.monitoring.set_local_events")
+    FATAL_IMPORTS = ("_testcapi", "_testinternalcapi", "_testbuffer", "_testmultiphase", "_xxsubinterpreters",
+                     "_xxinterpchannels", "_testsinglephase", "_testclinic")
 
-def worker(control_fd: int) -> None:
-    control = socket.socket(fileno=control_fd)  # SOCK_SEQPACKET: one message per packet
-    preload()
-    os.setpgid(0, 0)
-    while True:
-        readable, _, _ = select.select([control], [], [], 0.2)
-        while True:  # reap finished student processes and report how they ended
+    @staticmethod
+    def install(runtime) -> None:
+        """In the worker, after ``runtime.install_guards``: move the originals in, then lock
+        (``lock`` is called by the student process once its own set-up is done)."""
+        originals = dict(runtime._originals)
+        runtime._originals.clear()
+        guard_code = runtime._guard("torch").__code__
+        forbid_code = runtime.forbid.__wrapped__.__code__
+        guards = {id(getattr(*runtime._resolve(q))) for q in originals}
+        stack: list = []
+        state = {"locked": False, "busy": False, "fd": -1}
+
+        def end(reason: str) -> None:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            _tell(control, {"exited": pid, "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-                            "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None})
-        if not readable:
-            continue
-        header, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
-        if not header:
-            return
-        request = json.loads(header.decode())
-        with open(request["request"]) as f:  # the code cells and fixtures, too big for a packet
-            request.update(json.load(f))
-        os.unlink(request["request"])
-        pid = os.fork()
-        if pid == 0:
-            sock = socket.socket(fileno=fds[0])
-            try:
-                control.close()
-                os.setsid()
-                student_process(request, sock)
-            except BaseException:
-                import traceback
-                traceback.print_exc()  # into the run's output.txt, which the grader logs
-                os._exit(70)
+                os.write(state["fd"], _fatal_message(reason))
             finally:
-                os._exit(0)
-        os.close(fds[0])
-        _tell(control, {"started": pid})
+                os._exit(77)
+
+        def hook(event: str, args: tuple) -> None:
+            if state["busy"]:
+                return
+            state["busy"] = True
+            try:
+                if event == "course.api":
+                    qualname, box, harmless = args
+                    if sys._getframe(1).f_code is not guard_code:
+                        return end("asked the vault for an original API")
+                    for _token, apis, message in stack:
+                        if qualname in apis and not harmless:
+                            box.append(message)
+                            return
+                    box.append(originals[qualname])
+                elif event == "course.forbid" or event == "course.permit":
+                    if sys._getframe(1).f_code is not forbid_code:
+                        return end("changed the forbidden APIs")
+                    if event == "course.forbid":
+                        token, apis, message = args
+                        stack.append((token, apis, message))
+                    else:
+                        stack[:] = [entry for entry in stack if entry[0] is not args[0]]
+                elif event == "course.lock":
+                    if not state["locked"]:
+                        state["locked"], state["fd"] = True, args[0]
+                elif not state["locked"]:
+                    return
+                elif event in Vault.FATAL or event.startswith("ctypes."):
+                    return end(f"used {event}")
+                elif event == "import" and args[0] in Vault.FATAL_IMPORTS:
+                    return end(f"imported {args[0]}")
+                elif event == "open" and isinstance(args[0], str) and args[0].startswith("/proc"):
+                    return end(f"opened {args[0]}")
+                elif event == "object.__getattr__" and args[1] in ("__code__", "f_code"):
+                    target = args[0]
+                    if args[1] == "__code__" and id(target) in guards:
+                        return end("read a guard's code")
+                    if args[1] == "f_code" and target.f_code is guard_code:
+                        return end("read a guard's code")
+            except BaseException as error:  # a fault of ours: never let it carry the frame out
+                end(f"the grader's vault failed ({type(error).__name__})")
+            finally:
+                state["busy"] = False
+
+        sys.addaudithook(hook)
+        runtime._VAULT = True
+
+    @staticmethod
+    def lock(channel: socket.socket) -> None:
+        """From now on the vault ends the process on any attempt to reach it (with a note on
+        ``channel``)."""
+        sys.audit("course.lock", channel.fileno())
 
 
-if __name__ == "__main__":
-    worker(int(sys.argv[1]))
+def _fatal_message(reason: str) -> bytes:
+    from course import protocol
+    return protocol.encode({"fatal": f"the notebook {reason}: the sandbox stopped it"})
+
+
+# ---------------------------------------------------------------- all of it, in order
+
+
+def isolate(limits: dict, base: str, student_uid: int, runtime_dir: str, fallback_home: str) -> list[str]:
+    """Steps 1-6 of the module docstring, in the freshly forked student process; chdir into its
+    home.  ``base``: an empty folder of the grader's to mount the private root on;
+    ``fallback_home``: the folder to work in when there is no private root."""
+    notes = []
+    set_limits(limits)
+    private, found = enter_namespaces()
+    notes += found
+    home = None
+    if private and base:
+        try:
+            home = private_root(base, runtime_dir, student_uid if os.getuid() == 0 else os.getuid())
+            notes.append(f"filesystem: a private root (Python, libraries, runtime, read-only); home: {SCRATCH_MB} MB tmpfs")
+        except OSError as error:
+            notes.append(f"NO private filesystem ({error}): Landlock only, no disk quota")
+    if home is None:
+        home = fallback_home
+        if os.getuid() == 0:
+            os.chown(home, student_uid, student_uid)
+    notes.append(drop_privileges(student_uid))
+    os.chdir(home)
+    for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
+        os.environ[name] = home
+    notes.append(landlock(readable_roots(runtime_dir), [home, "/dev/null"]))
+    notes.append(seccomp())
+    return notes

@@ -1,33 +1,36 @@
 """hw01_derivatives: questions, points and test cases (public ones are the lecture notes' examples)."""
 
+import math
+
 import torch
 
+from course.runtime import AUTOGRAD_APIS
 from course.spec import Call, Case, Question, randint, randn
 
 
 # Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.
+# The functions given to the finite-difference questions are black boxes: they compute through
+# Python floats, so that autograd, by any route, gets nothing from them.
 def square(x):
-    return x ** 2
+    return float(x) ** 2
 
 
 def cubic(x):
+    x = float(x)
     return x ** 3 + 2 * x ** 2 + x
 
 
 def sine(x):
-    return torch.sin(torch.as_tensor(x, dtype=torch.float64))
+    """Returns a one-element tensor (not a float)."""
+    return torch.tensor(math.sin(float(x)), dtype=torch.float64)
 
 
 def exp_minus_square(x):
-    return torch.exp(-torch.as_tensor(x, dtype=torch.float64) ** 2)
+    return torch.tensor(math.exp(-float(x) ** 2), dtype=torch.float64)
 
 
 def sum_of_cubes(x):
     return (x ** 3).sum()
-
-
-def softplus_energy(x):
-    return torch.nn.functional.softplus(x).sum() + (x[0] * x[-1]) ** 2
 
 
 def cube_with_wrong_backward(x):
@@ -47,18 +50,54 @@ def cube_with_wrong_backward(x):
     return Cube.apply(x).sum()
 
 
-def is_below_1e_6(outputs, inputs):
-    """A correct gradient passes the check: the relative error is tiny (True/False)."""
-    error = outputs[0]
-    return isinstance(error, float) and 0 <= error < 1e-6
+def softplus_energy(x):
+    return torch.nn.functional.softplus(x).sum() + (x[0] * x[-1]) ** 2
+
+
+def softplus_with_drifting_backward(x):
+    """sum(softplus(x)), whose backward multiplies the true derivative by 1 + x^2 / 10: the
+    relative error differs from entry to entry (so the max, and its denominator, matter)."""
+
+    class Softplus(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            ctx.save_for_backward(t)
+            return torch.nn.functional.softplus(t)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (t,) = ctx.saved_tensors
+            return grad * torch.sigmoid(t) * (1 + t ** 2 / 10)
+
+    return Softplus.apply(x).sum()
+
+
+def cubes_without_the_second_coordinate(x):
+    """x0^3 + x2^3: the second coordinate does not matter, so both gradients are exactly 0 there."""
+    return x[0] ** 3 + x[2] ** 3
+
+
+def verdicts(outputs, inputs):
+    """What a gradient check is for: (the correct backward passes, the error it finds in the wrong one).
+
+    The first call checks a correct gradient, the second a wrong one: a check that always
+    answers 0 passes the first half and fails the second.
+    """
+    correct, wrong = outputs
+    passes = isinstance(correct, float) and 0 <= correct < 1e-6
+    return (passes, wrong)
 
 
 def t(*values, dtype=torch.float64):
     return torch.tensor(values, dtype=dtype)
 
 
+FINITE_DIFFERENCES = "use autograd (the question is to approximate the derivative from values of f)"
+BY_HAND = "use autograd (derive the derivative by hand)"
+CHECKED_POINT = t(1.0, -2.0, 0.5)
+
 QUESTIONS = [
-    Question("q1", "Forward difference", [
+    Question("q1", "Forward difference", points=5, cases=[
         Case("x^2 at x = 3 is about 6.00001", Call("numerical_derivative", square, 3.0),
              public=True, tol="numerical", expected=6.00001),
         Case("x^3 + 2x^2 + x at x = 2 is about 21", Call("numerical_derivative", cubic, 2.0),
@@ -69,7 +108,7 @@ QUESTIONS = [
         Case("exp(-x^2) at x = -1.3 with h = 1e-4",
              Call("numerical_derivative", exp_minus_square, -1.3, h=1e-4), tol="numerical"),
     ]),
-    Question("q2", "Central difference", [
+    Question("q2", "Central difference", points=5, cases=[
         Case("x^2 at x = 3 is 6", Call("central_difference", square, 3.0),
              public=True, tol="numerical", expected=6.0),
         Case("x^3 + 2x^2 + x at x = 2 is 21", Call("central_difference", cubic, 2.0),
@@ -79,7 +118,7 @@ QUESTIONS = [
         Case("sin at x = 0.7", Call("central_difference", sine, 0.7), tol="numerical"),
         Case("exp(-x^2) at x = -1.3", Call("central_difference", exp_minus_square, -1.3), tol="numerical"),
     ]),
-    Question("q3", "ReLU derivative", [
+    Question("q3", "ReLU derivative", points=4, cases=[
         Case("ReLU' at [-2, -1, 0, 1, 2]", Call("relu_grad", t(-2, -1, 0, 1, 2)),
              public=True, expected=t(0, 0, 0, 1, 1)),
         Case("0 at exactly x = 0, also for -0.0", Call("relu_grad", t(0.0, -0.0, 1e-300, -1e-300))),
@@ -87,7 +126,7 @@ QUESTIONS = [
         Case("float32 input gives float32 output", Call("relu_grad", t(-1.5, 0.0, 2.5, dtype=torch.float32)),
              tol="single"),
     ]),
-    Question("q4", "Sigmoid derivative", [
+    Question("q4", "Sigmoid derivative", points=4, cases=[
         Case("sigmoid' at [-3, 0, 3]", Call("sigmoid_grad", t(-3, 0, 3)),
              public=True, expected=t(0.045176659730912, 0.25, 0.045176659730912)),
         Case("random 3x4 matrix", Call("sigmoid_grad", randn(12, 3, 4))),
@@ -96,20 +135,20 @@ QUESTIONS = [
         Case("float32 input gives float32 output", Call("sigmoid_grad", t(-1.0, 0.5, dtype=torch.float32)),
              tol="single"),
     ]),
-    Question("q5", "MSE gradient", [
+    Question("q5", "MSE gradient", points=3, cases=[
         Case("y_pred 2.5, y_true 3 gives -1", Call("mse_grad", t(2.5), t(3.0)),
              public=True, expected=t(-1.0)),
         Case("vectors of length 7 (the mean divides by 7)", Call("mse_grad", randn(13, 7), randn(14, 7))),
         Case("2x3 batch: the mean is over all 6 entries", Call("mse_grad", randn(15, 2, 3), randn(16, 2, 3))),
     ]),
-    Question("q6", "Gradients of a linear model", [
+    Question("q6", "Gradients of a linear model", points=3, cases=[
         Case("w=2, b=1, x=3, y=10 gives (-18, -6)", Call("linear_model_grads", 2.0, 1.0, 3.0, 10.0),
              public=True, expected=(-18.0, -6.0)),
         Case("prediction above the target gives positive gradients",
              Call("linear_model_grads", 0.5, 2.0, -4.0, -3.0)),
         Case("negative input flips the sign of dL/dw only", Call("linear_model_grads", 1.5, -0.25, -2.0, 1.0)),
     ]),
-    Question("q7", "Softmax cross-entropy gradient", [
+    Question("q7", "Softmax cross-entropy gradient", points=3, cases=[
         Case("logits [2, 1, 0.1], target 0", Call("softmax_cross_entropy_grad", t(2, 1, 0.1).reshape(1, 3),
                                                   torch.tensor([0])),
              public=True, expected=t(-0.34099886, 0.24243297, 0.09856589).reshape(1, 3)),
@@ -118,7 +157,7 @@ QUESTIONS = [
         Case("large logits [1000, 1001, 1002] give no NaN",
              Call("softmax_cross_entropy_grad", t(1000, 1001, 1002).reshape(1, 3), torch.tensor([2]))),
     ]),
-    Question("q8", "Gradient check", [
+    Question("q8", "Gradient check", points=4, cases=[
         Case("a correct gradient passes: relative error below 1e-6",
              Call("gradient_check", sum_of_cubes, t(1.0, -2.0, 0.5)), post=is_below_1e_6,
              public=True, expected=True),

@@ -77,7 +77,7 @@ TALL_Y = torch.randn(7, generator=_generator, dtype=torch.float64)
 TALL_SOLUTION = torch.linalg.lstsq(TALL_PHI, TALL_Y.unsqueeze(1)).solution.squeeze(1)
 
 QUESTIONS = [
-    Question("q1", "Numerical gradient", [
+    Question("q1", "Numerical gradient", points=7, cases=[
         Case("x^2 + 3xy + y^2 at (2, 3) is (13, 12)", Call("numerical_gradient", poly_xy, t(2, 3)),
              public=True, tol="numerical", expected=t(13, 12)),
         Case("x^2 + y^2 at (2, 1) is (4, 2)", Call("numerical_gradient", bowl, t(2, 1)),
@@ -93,7 +93,7 @@ QUESTIONS = [
         Case("float32 point gives a float32 gradient",
              Call("numerical_gradient", bowl, t(1.5, -2.0, 0.25, dtype=torch.float32), h=0.5), tol="single"),
     ]),
-    Question("q2", "Gradient descent", [
+    Question("q2", "Gradient descent", points=8, cases=[
         Case("(x-3)^2 from 0 with lr 0.1: the first 6 updates follow 3(1 - 0.8^t)",
              Call("gradient_descent", grad_shifted_square, t(0.0), 0.1, 6), public=True,
              expected=column([3 * (1 - 0.8 ** k) for k in range(7)])),
@@ -117,7 +117,7 @@ QUESTIONS = [
              Call("gradient_descent", grad_shifted_square, t(0.0, 1.0, 5.0, dtype=torch.float32), 0.1, 10),
              tol="single"),
     ]),
-    Question("q3", "Direction of steepest ascent", [
+    Question("q3", "Direction of steepest ascent", points=7, cases=[
         Case("x^2 + y^2 at (2, 1): the gradient (4, 2) points along (2, 1)/sqrt(5)",
              Call("steepest_ascent_direction", t(4, 2)), public=True,
              expected=t(2 / math.sqrt(5), 1 / math.sqrt(5))),
@@ -132,7 +132,7 @@ QUESTIONS = [
         Case("zero float32 gradient in 5 dimensions stays zero and float32",
              Call("steepest_ascent_direction", torch.zeros(5, dtype=torch.float32)), tol="single"),
     ]),
-    Question("q4", "Gradient of a quadratic form", [
+    Question("q4", "Gradient of a quadratic form", points=7, cases=[
         Case("x^2 + 3xy + y^2 = x^T A x with A = [[1, 3], [0, 1]] at (2, 3) is (13, 12)",
              Call("quadratic_form_grad", m([1, 3], [0, 1]), t(2, 3)), public=True, expected=t(13, 12)),
         Case("the same function with the symmetric A = [[1, 1.5], [1.5, 1]] is also (13, 12)",
@@ -146,7 +146,7 @@ QUESTIONS = [
              Call("quadratic_form_grad", m([1, 2], [3, 4], dtype=torch.float32), t(1, -1, dtype=torch.float32)),
              tol="single"),
     ]),
-    Question("q5", "Least-squares gradient", [
+    Question("q5", "Least-squares gradient", points=7, cases=[
         Case("Phi = [[1, 0], [0, 1], [1, 1]], y = (1, 2, 3), theta = 0 gives -2 Phi^T y = (-8, -10)",
              Call("least_squares_grad", m([1, 0], [0, 1], [1, 1]), t(1, 2, 3), t(0, 0)), public=True,
              expected=t(-8, -10)),

@@ -122,46 +122,38 @@ NO_J = "build the Jacobian"
 N = 300_000
 
 QUESTIONS = [
-    Question("q1", "Numerical Jacobian", [
+    Question("q1", "Numerical Jacobian", points=7, forbid=FULL_MATRIX_APIS, because=COLUMNS, cases=[
         Case("[x1^2 + x2, x1 x2 + x2^2] at (2, 3) is [[4, 1], [3, 8]]",
              Call("numerical_jacobian", notes_map, t(2, 3)), public=True, tol="numerical",
-             expected=t(4, 1, 3, 8).reshape(2, 2), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             expected=t(4, 1, 3, 8).reshape(2, 2)),
         Case("[x^2 + y, x y] at (2, 3) is [[4, 1], [3, 2]]",
              Call("numerical_jacobian", notes_map_xy, t(2, 3)), public=True, tol="numerical",
-             expected=t(4, 1, 3, 2).reshape(2, 2), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             expected=t(4, 1, 3, 2).reshape(2, 2)),
         Case("the Jacobian of x -> W x is W (2 x 3)",
              Call("numerical_jacobian", notes_weight_map, t(0.5, -1, 2)), public=True, tol="numerical",
-             expected=t(1, 2, 3, 4, 5, 6).reshape(2, 3), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             expected=t(1, 2, 3, 4, 5, 6).reshape(2, 3)),
         Case("y1 = -2 x1 + x2, y2 = x1 + x2 gives [[-2, 1], [1, 1]]",
              Call("numerical_jacobian", notes_linear_map, t(1, 1)), public=True, tol="numerical",
-             expected=t(-2, 1, 1, 1).reshape(2, 2), forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             expected=t(-2, 1, 1, 1).reshape(2, 2)),
         Case("a map R^3 -> R^5 at a random point has shape (5, 3)",
-             Call("numerical_jacobian", wide_map, randn(31, 3)), tol="numerical",
-             forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             Call("numerical_jacobian", wide_map, randn(31, 3)), tol="numerical"),
         Case("a map R^7 -> R^3 at a random point",
-             Call("numerical_jacobian", mixing_map, randn(32, 7)), tol="numerical",
-             forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             Call("numerical_jacobian", mixing_map, randn(32, 7)), tol="numerical"),
         Case("uses the step h it is given (h = 0.1 on a map R^3 -> R^5)",
-             Call("numerical_jacobian", wide_map, randn(33, 3), h=0.1), tol="numerical",
-             forbid=FULL_MATRIX_APIS, forbid_reason=COLUMNS),
+             Call("numerical_jacobian", wide_map, randn(33, 3), h=0.1), tol="numerical"),
     ]),
-    Question("q2", "Softmax Jacobian", [
+    Question("q2", "Softmax Jacobian", points=5, forbid=FULL_MATRIX_APIS, because=BY_HAND, cases=[
         Case("logits [2, 1, 0.1]", Call("softmax_jacobian", t(2, 1, 0.1)), public=True,
              expected=t(0.2247186378, -0.1597636038, -0.0649550340,
                         -0.1597636038, 0.1836592254, -0.0238956216,
-                        -0.0649550340, -0.0238956216, 0.0888506557).reshape(3, 3),
-             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
-        Case("random logits in 6 classes", Call("softmax_jacobian", randn(34, 6)),
-             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
-        Case("equal logits in 4 classes", Call("softmax_jacobian", t(0, 0, 0, 0)),
-             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
-        Case("large logits [1000, 1001, 1002] give no NaN", Call("softmax_jacobian", t(1000, 1001, 1002)),
-             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+                        -0.0649550340, -0.0238956216, 0.0888506557).reshape(3, 3)),
+        Case("random logits in 6 classes", Call("softmax_jacobian", randn(34, 6))),
+        Case("equal logits in 4 classes", Call("softmax_jacobian", t(0, 0, 0, 0))),
+        Case("large logits [1000, 1001, 1002] give no NaN", Call("softmax_jacobian", t(1000, 1001, 1002))),
         Case("float32 input gives float32 output",
-             Call("softmax_jacobian", t(0.5, -1.0, 2.0, 0.0, dtype=torch.float32)), tol="single",
-             forbid=FULL_MATRIX_APIS, forbid_reason=BY_HAND),
+             Call("softmax_jacobian", t(0.5, -1.0, 2.0, 0.0, dtype=torch.float32)), tol="single"),
     ]),
-    Question("q3", "Chain rule for Jacobians", [
+    Question("q3", "Chain rule for Jacobians", points=4, cases=[
         Case("g(f(x)) for the notes' f and g at (1, 2) is [[3, 5], [12, 13]]",
              Call("composed_jacobian", notes_inner, notes_outer, t(1, 2)), public=True, tol="numerical",
              expected=t(3, 5, 12, 13).reshape(2, 2)),
@@ -172,7 +164,7 @@ QUESTIONS = [
         Case("two linear maps R^4 -> R^6 -> R^3 compose to B A",
              Call("composed_jacobian", linear_4_to_6, linear_6_to_3, randn(37, 4)), tol="numerical"),
     ]),
-    Question("q4", "Vector-Jacobian product", [
+    Question("q4", "Vector-Jacobian product", points=9, forbid=FULL_MATRIX_APIS, because=NO_J, cases=[
         Case("gradient of sum([x0^2 + x1, x0 x1]) at (1, 2) is [4, 2] (v = [1, 1])",
              Call("vjp", notes_map_xy, t(1, 2), t(1, 1)), public=True, expected=t(4, 2)),
         Case("v = [1, 0] picks the first row of [[4, 1], [3, 8]]",
@@ -184,13 +176,11 @@ QUESTIONS = [
              Call("vjp", tanh_times_shift, t(0.5, -1.0, 2.0, dtype=torch.float32),
                   t(1.0, 2.0, -1.0, dtype=torch.float32)), tol="single"),
         Case("n = 300,000 without building the Jacobian (R^n -> R^n)",
-             Call("vjp", tanh_times_shift, randn(41, N), randn(42, N)), points=2, post=sketch,
-             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+             Call("vjp", tanh_times_shift, randn(41, N), randn(42, N)), weight=2, post=sketch),
         Case("n = 300,000 without building the Jacobian (R^n -> R^(n + 1000))",
-             Call("vjp", prefix_sums_and_squares, randn(43, N), randn(44, N + 1000)), points=2, post=sketch,
-             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+             Call("vjp", prefix_sums_and_squares, randn(43, N), randn(44, N + 1000)), weight=2, post=sketch),
     ]),
-    Question("q5", "Jacobian-vector product", [
+    Question("q5", "Jacobian-vector product", points=8, forbid=FULL_MATRIX_APIS, because=NO_J, cases=[
         Case("u = [1, 0] picks the first column of [[4, 1], [3, 8]]",
              Call("jvp", notes_map, t(2, 3), t(1, 0)), public=True, expected=t(4, 3)),
         Case("u = [0, 1] picks the second column of [[4, 1], [3, 2]]",
@@ -199,13 +189,11 @@ QUESTIONS = [
              Call("jvp", wide_map, randn(45, 3), onehot(1, 3))),
         Case("random u on a map R^7 -> R^3", Call("jvp", mixing_map, randn(46, 7), randn(47, 7))),
         Case("n = 300,000 without building the Jacobian (R^n -> R^n)",
-             Call("jvp", tanh_times_shift, randn(48, N), randn(49, N)), points=2, post=sketch,
-             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+             Call("jvp", tanh_times_shift, randn(48, N), randn(49, N)), weight=2, post=sketch),
         Case("n = 300,000 without building the Jacobian (R^n -> R^(n - 1))",
-             Call("jvp", neighbour_products, randn(50, N), randn(51, N)), points=2, post=sketch,
-             forbid=FULL_MATRIX_APIS, forbid_reason=NO_J),
+             Call("jvp", neighbour_products, randn(50, N), randn(51, N)), weight=2, post=sketch),
     ]),
-    Question("q6", "The dot-product test", [
+    Question("q6", "The dot-product test", points=2, cases=[
         Case("<v, J u> from jvp and <J^T v, u> from vjp, on a map R^3 -> R^5",
              [Call("vjp", wide_map, randn(52, 3), randn(53, 5)),
               Call("jvp", wide_map, randn(52, 3), randn(54, 3))], post=adjoint_sides),
@@ -213,7 +201,7 @@ QUESTIONS = [
              [Call("vjp", tanh_times_shift, randn(55, 50), randn(56, 50)),
               Call("jvp", tanh_times_shift, randn(55, 50), randn(57, 50))], post=adjoint_sides),
     ]),
-    Question("q7", "Backward pass of a linear layer", [
+    Question("q7", "Backward pass of a linear layer", points=4, cases=[
         Case("the notes' W = [[1, 2, 3], [4, 5, 6]], x = [1, 0, -1], grad_y = [1, 1]",
              Call("linear_layer_backward", t(1, 2, 3, 4, 5, 6).reshape(2, 3), t(1, 0, -1), t(1, 1)),
              public=True, expected=(t(1, 0, -1, 1, 0, -1).reshape(2, 3), t(5, 7, 9))),

@@ -94,7 +94,7 @@ ADAM_T40 = adam_state(57, 8, 39, lr=0.01, betas=(0.8, 0.99))
 ADAM_TINY = adam_state(53, 5, 3, scale=1e-9)
 
 QUESTIONS = [
-    Question("q1", "Numerical Hessian", [
+    Question("q1", "Numerical Hessian", points=6, cases=[
         Case("x^2 + 3xy + 2y^2 at (1, 1) is [[2, 3], [3, 4]]",
              Call("numerical_hessian", notes_quadratic, t(1.0, 1.0)),
              public=True, tol="numerical", expected=NOTES_H),
@@ -103,11 +103,11 @@ QUESTIONS = [
         Case("a non-quadratic function of 3 variables at a random point",
              Call("numerical_hessian", saddle_and_sine, randn(2, 3)), tol="numerical"),
         Case("uses the step h it is given (h = 1e-2), on a non-quadratic function",
-             Call("numerical_hessian", wavy, randn(3, 5), h=1e-2), tol="numerical", points=2),
+             Call("numerical_hessian", wavy, randn(3, 5), h=1e-2), tol="numerical", weight=2),
         Case("uses the step h it is given (h = 0.05), 3 variables",
              Call("numerical_hessian", saddle_and_sine, t(0.3, -0.7, 1.1), h=0.05), tol="numerical"),
     ]),
-    Question("q2", "Second-order Taylor expansion", [
+    Question("q2", "Second-order Taylor expansion", points=5, cases=[
         Case("x^2 + xy + y^2 at (1, 1) with dx = (0.1, 0.2) is exactly 3.97",
              Call("taylor_second_order", bowl, t(1.0, 1.0), t(0.1, 0.2)),
              public=True, expected=3.97),
@@ -121,7 +121,7 @@ QUESTIONS = [
         Case("a zero step gives f(x0)",
              Call("taylor_second_order", saddle_and_sine, t(0.5, 0.2, -0.4), torch.zeros(3, dtype=torch.float64))),
     ]),
-    Question("q3", "Classifying critical points", [
+    Question("q3", "Classifying critical points", points=12, cases=[
         Case("the notes' Hessian [[2, 3], [3, 4]] is a saddle",
              Call("classify_critical_point", NOTES_H), public=True, expected="saddle"),
         Case("x^2 - y^2 at 0: [[2, 0], [0, -2]] is a saddle",
@@ -143,7 +143,7 @@ QUESTIONS = [
         Case("the zero matrix", Call("classify_critical_point", torch.zeros(3, 3, dtype=torch.float64))),
         Case("uses the tol it is given", Call("classify_critical_point", t(1.0, 0, 0, 1e-6).reshape(2, 2), tol=1e-5)),
     ]),
-    Question("q4", "Condition number", [
+    Question("q4", "Condition number", points=8, cases=[
         Case("[[2, 3], [3, 4]] has condition number 37.97",
              Call("hessian_condition", NOTES_H), public=True, expected=19 + 6 * math.sqrt(10)),
         Case("100x^2 + y^2 has condition number 100",
@@ -155,26 +155,21 @@ QUESTIONS = [
         Case("a singular matrix, [[1, 2], [2, 4]]", Call("hessian_condition", t(1, 2, 2, 4).reshape(2, 2))),
         Case("a singular diagonal matrix", Call("hessian_condition", torch.diag(t(3.0, 0.0, -1.0)))),
     ]),
-    Question("q5", "Newton step", [
+    Question("q5", "Newton step", points=5, forbid=INVERSE_APIS, because="invert the Hessian (solve the linear system instead)", cases=[
         Case("100x^2 + y^2 at (1, 1): one step lands on the minimum, (-1, -1)",
              Call("newton_step", t(200.0, 2.0), STEEP_H),
-             public=True, expected=t(-1.0, -1.0), forbid=INVERSE_APIS,
-             forbid_reason="invert the Hessian (solve the linear system instead)"),
+             public=True, expected=t(-1.0, -1.0)),
         Case("x^2 + 3xy + 2y^2 at (1, 1): one step lands on the saddle, (-1, -1)",
              Call("newton_step", t(5.0, 7.0), NOTES_H),
-             public=True, expected=t(-1.0, -1.0), forbid=INVERSE_APIS,
-             forbid_reason="invert the Hessian (solve the linear system instead)"),
+             public=True, expected=t(-1.0, -1.0)),
         Case("random symmetric positive definite 6x6 Hessian",
-             Call("newton_step", randn(30, 6), symmetric(31, [0.1, 0.5, 1.0, 2.0, 5.0, 10.0])),
-             forbid=INVERSE_APIS, forbid_reason="invert the Hessian (solve the linear system instead)"),
+             Call("newton_step", randn(30, 6), symmetric(31, [0.1, 0.5, 1.0, 2.0, 5.0, 10.0]))),
         Case("random indefinite 5x5 Hessian",
-             Call("newton_step", randn(32, 5), symmetric(33, [-3.0, -0.5, 0.7, 1.5, 4.0])),
-             forbid=INVERSE_APIS, forbid_reason="invert the Hessian (solve the linear system instead)"),
+             Call("newton_step", randn(32, 5), symmetric(33, [-3.0, -0.5, 0.7, 1.5, 4.0]))),
         Case("a zero gradient gives a zero step",
-             Call("newton_step", torch.zeros(3, dtype=torch.float64), symmetric(34, [1.0, 2.0, 3.0])),
-             forbid=INVERSE_APIS, forbid_reason="invert the Hessian (solve the linear system instead)"),
+             Call("newton_step", torch.zeros(3, dtype=torch.float64), symmetric(34, [1.0, 2.0, 3.0]))),
     ]),
-    Question("q6", "Hessian-vector product", [
+    Question("q6", "Hessian-vector product", points=6, forbid=FULL_MATRIX_APIS, because="build the Hessian", cases=[
         Case("[[2, 3], [3, 4]] times (1, 0) is (2, 3)",
              Call("hvp", notes_quadratic, t(1.0, 1.0), t(1.0, 0.0)), public=True, expected=t(2.0, 3.0)),
         Case("a non-quadratic function, n = 4",
@@ -185,9 +180,9 @@ QUESTIONS = [
              Call("hvp", saddle_and_sine, t(0.3, -0.7, 1.1), t(0.0, 1.0, 0.0))),
         Case("n = 300,000 in well under a second (the n x n Hessian would need 720 GB)",
              Call("hvp", ring_energy, randn(44, 300_000), randn(45, 300_000)),
-             post=sketch, forbid=FULL_MATRIX_APIS, forbid_reason="build the Hessian", points=2),
+             post=sketch, weight=2),
     ]),
-    Question("q7", "Adam step", [
+    Question("q7", "Adam step", points=7, cases=[
         Case("first step on 100x^2 + y^2 from (1, 1), lr = 0.1: each coordinate moves by 0.1",
              Call("adam_step", t(1.0, 1.0), t(200.0, 2.0), ZEROS2, ZEROS2, 1, lr=0.1),
              public=True, expected=(t(0.9, 0.9), t(20.0, 0.2), t(40.0, 0.004))),

@@ -142,7 +142,7 @@ W_PLANAR = t(0.8, -0.6, 0.5)
 PLANAR_SIGN_POINTS = m([0.0, 0.0], [0.1, 0.4], [-0.5, 0.0], [1.0, 1.0], [-2.0, -1.0], [2.0, 2.0])
 
 QUESTIONS = [
-    Question("q1", "Jacobian determinant of polar coordinates", [
+    Question("q1", "Jacobian determinant of polar coordinates", points=5, cases=[
         Case("r = 2, theta = pi/4 gives 2", Call("polar_jacobian_det", 2.0, math.pi / 4),
              public=True, expected=2.0),
         Case("r = 0.5, theta = 2.5", Call("polar_jacobian_det", 0.5, 2.5)),
@@ -150,7 +150,7 @@ QUESTIONS = [
         Case("negative r gives the signed determinant", Call("polar_jacobian_det", -1.5, 0.3)),
         Case("r = 0 squashes a whole circle of angles to one point", Call("polar_jacobian_det", 0.0, 1.0)),
     ]),
-    Question("q2", "Stable log-determinant of a Jacobian", [
+    Question("q2", "Stable log-determinant of a Jacobian", points=8, cases=[
         Case("the notes' map y1 = -2x1 + x2, y2 = x1 + x2 scales area by 3",
              Call("log_abs_det_jacobian", notes_linear_map, t(0.5, -1.0)),
              public=True, expected=math.log(3)),
@@ -168,7 +168,7 @@ QUESTIONS = [
         Case("201 dimensions, tiny and negative determinant",
              Call("log_abs_det_jacobian", shrink_and_flip, randn(506, 201))),
     ]),
-    Question("q3", "Log-determinant of an affine flow", [
+    Question("q3", "Log-determinant of an affine flow", points=6, cases=[
         Case("scale [2, 3] gives log 6", Call("affine_flow_log_det", t(2.0, 3.0)),
              public=True, expected=math.log(6)),
         Case("random scales, some negative", Call("affine_flow_log_det", randn(511, 6))),
@@ -179,7 +179,7 @@ QUESTIONS = [
              Call("affine_flow_log_det", torch.full((60,), -1e-10, dtype=torch.float64))),
         Case("float32 scales", Call("affine_flow_log_det", t(1.5, -0.25, 3.0, dtype=torch.float32)), tol="single"),
     ]),
-    Question("q4", "Log-density under an affine flow", [
+    Question("q4", "Log-density under an affine flow", points=7, cases=[
         Case("scale [2, 3], shift [1, -1] at x = [1, -1] and [3, 2]",
              Call("affine_flow_log_prob", m([1.0, -1.0], [3.0, 2.0]), t(2.0, 3.0), t(1.0, -1.0)),
              public=True, expected=t(-LOG_12_PI, -1 - LOG_12_PI)),
@@ -199,7 +199,7 @@ QUESTIONS = [
              Call("affine_flow_log_prob", m([0.5, -1.0], [2.0, 0.25], dtype=torch.float32),
                   t(1.5, -0.5, dtype=torch.float32), t(0.1, 0.2, dtype=torch.float32)), tol="single"),
     ]),
-    Question("q5", "Affine coupling layer", [
+    Question("q5", "Affine coupling layer", points=5, cases=[
         Case("x = [0, 2, 1, -1] with s(x1) = x1 / 2, t(x1) = x1 + 1",
              Call("coupling_forward", m([0.0, 2.0, 1.0, -1.0]), half, plus_one),
              public=True, expected=(m([0.0, 2.0, 2.0, 3 - math.e]), t(1.0))),
@@ -214,7 +214,7 @@ QUESTIONS = [
              Call("coupling_forward", m([0.5, -1.0, 2.0, 0.25], [1.0, 0.0, -0.5, 3.0], dtype=torch.float32),
                   scale_net, shift_net), tol="single"),
     ]),
-    Question("q6", "Log-determinant of a planar flow", [
+    Question("q6", "Log-determinant of a planar flow", points=5, cases=[
         Case("u = w = [0.5, 0.5] vs [1, 1], b = 0, at z = [0, 0] and [log 2, 0]",
              Call("planar_flow_log_det", m([0.0, 0.0], [math.log(2), 0.0]), t(0.5, 0.5), t(1.0, 1.0), 0.0),
              public=True, expected=t(math.log(2), math.log(1.64))),

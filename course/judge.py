@@ -1,0 +1,199 @@
+"""Grade one notebook: read its code cells, run them in a student process, put the plan's
+cases to it one at a time, and judge every answer here, in the grader, against the plan.
+
+The stages, each a function: ``read_notebook`` (strict: a malformed notebook is the
+student's problem, reported, never a crash of the grader), ``start`` (a locked-down process
+runs the cells), ``ask`` (one case's calls, with a deadline), ``judge_case`` (compare and
+explain, in the notebook's language), ``overall_status``.  A function that timed out or
+crashed is not called again; a fresh process answers the remaining cases.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from course import checks, protocol, runtime
+from course.pool import Died, Limits, StudentProcess, Worker
+from course.results import CaseResult, Result, Status
+
+MAX_NOTEBOOK_BYTES = 20 << 20
+
+
+class NotANotebook(ValueError):
+    """The file cannot be read as a Jupyter notebook; the message says why."""
+
+
+@dataclass
+class Notebook:
+    cells: list[tuple[int, str]]  # (index in the notebook, source) of every code cell
+    language: str  # the edition it was handed out in: "en", "ko"
+
+
+def read_notebook(raw: bytes) -> Notebook:
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise NotANotebook(f"larger than {MAX_NOTEBOOK_BYTES >> 20} MB")
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise NotANotebook("not UTF-8 text")
+    except ValueError as error:
+        raise NotANotebook(f"not valid notebook JSON ({protocol.clean(error, 120)})")
+    except RecursionError:
+        raise NotANotebook("nested too deeply to be a notebook")
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or nb.get("nbformat") != 4:
+        raise NotANotebook("not a Jupyter notebook in format 4")
+    cells = []
+    for index, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict):
+            raise NotANotebook(f"cell {index} is not a cell")
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        if isinstance(source, list) and all(isinstance(line, str) for line in source):
+            source = "".join(source)
+        if not isinstance(source, str):
+            raise NotANotebook(f"cell {index} has no readable source")
+        cells.append((index, source))
+    metadata = nb.get("metadata")
+    course = metadata.get("course") if isinstance(metadata, dict) else None
+    language = course.get("language") if isinstance(course, dict) else None
+    return Notebook(cells, language if language in ("en", "ko") else "en")
+
+
+@dataclass
+class Session:
+    """The student process answering a notebook's cases, restarted after a crash or timeout."""
+
+    worker: Worker
+    plan: runtime.Plan
+    notebook: Notebook
+    limits: Limits
+    process: StudentProcess | None = None
+    restarts: int = -1
+    cell_errors: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def start(self) -> StudentProcess:
+        if self.restarts >= self.limits.restarts:
+            raise Died(Status.CRASHED, "the notebook crashed or timed out too often")
+        self.restarts += 1
+        process = self.worker.launch(self.limits)
+        try:
+            process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
+                          "language": self.notebook.language})
+            message, _ = process.receive(self.limits.notebook_seconds)
+            self.cell_errors, self.notes = protocol.validate_ready(message)
+        except protocol.ProtocolViolation as error:
+            process.close()
+            raise Died(Status.PROTOCOL, f"while running the notebook: sent something that is not a report ({error})")
+        except Died as died:
+            tail = process.output_tail(300)
+            process.close()
+            raise Died(died.status, f"while running the notebook: {died.detail}"
+                       + (f"; its last output: {tail!r}" if tail else ""))
+        self.process = process
+        return process
+
+    def ask(self, calls: list[runtime.CallSpec]) -> list | tuple[str, str]:
+        """One case's outputs, or (function, error message); raises ``Died``."""
+        process = self.process or self.start()
+        process.send({"op": "case", "calls": calls})
+        message, buffers = process.receive(self.limits.call_seconds * len(calls))
+        try:
+            answer = protocol.validate_outputs(message, len(calls))
+            if isinstance(answer, tuple):
+                return answer
+            return [runtime.unpack(value, buffers) for value in answer]
+        except (ValueError, RecursionError, protocol.ProtocolViolation) as error:
+            raise Died(Status.PROTOCOL, f"sent something that is not an answer ({protocol.clean(error, 200)})")
+
+    def drop(self) -> None:
+        if self.process is not None:
+            self.process.close()
+            self.process = None
+
+
+def judge_case(question: runtime.QuestionSpec, case: runtime.CaseSpec, outputs: list, fixtures: dict) -> str:
+    """'' when the outputs are right, else what is wrong, in the student's terms."""
+    try:
+        checks.judge(case, outputs, fixtures, tuple(question["outputs"]))
+        return ""
+    except checks.CheckFailure as failure:
+        return str(failure)
+
+
+def overall_status(problems: list[Status], missing: set[str]) -> tuple[Status, str]:
+    for status in (Status.PROTOCOL, Status.TIMEOUT, Status.CRASHED):
+        if status in problems:
+            return status, "in a graded call: see the feedback"
+    if missing:
+        return Status.MISSING_FUNCTION, ", ".join(sorted(missing))
+    if Status.CELL_ERRORS in problems:
+        return Status.CELL_ERRORS, ""
+    return Status.OK, ""
+
+
+def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limits, result: Result) -> Result:
+    """Fill ``result`` (identity already set) with the grading of the notebook ``raw``."""
+    start = time.monotonic()
+    fixtures = runtime.load_fixtures(plan["fixtures"])
+    try:
+        notebook = read_notebook(raw)
+    except NotANotebook as problem:
+        return all_zero(plan, result, Status.NOT_A_NOTEBOOK, str(problem), start)
+    result.language = notebook.language
+    runtime.set_language(notebook.language)
+    session = Session(worker, plan, notebook, limits)
+    try:
+        session.start()
+    except Died as died:
+        return all_zero(plan, result, died.status, died.detail, start)
+    problems = [Status.CELL_ERRORS] if session.cell_errors else []
+    missing: set[str] = set()
+    broken: dict[str, str] = {}  # function -> how it failed: not called again
+    try:
+        for question in plan["questions"]:
+            for case in question["cases"]:
+                message = ""
+                functions = [call["fn"] for call in case["calls"]]
+                if limits.deadline is not None and time.monotonic() > limits.deadline:
+                    message = runtime._("not graded: the overall time limit ran out")
+                elif any(fn in broken for fn in functions):
+                    fn = next(fn for fn in functions if fn in broken)
+                    message = runtime._("not run: {fn} {how} on an earlier case").format(fn=fn, how=broken[fn])
+                else:
+                    try:
+                        answer = session.ask(case["calls"])
+                    except Died as died:
+                        problems.append(died.status)
+                        how = runtime._("timed out") if died.status is Status.TIMEOUT else runtime._("crashed")
+                        broken.update({fn: how for fn in functions})
+                        message = f"{'/'.join(functions)}: {died.detail}"
+                        session.drop()
+                    else:
+                        if isinstance(answer, tuple):
+                            fn, message = answer
+                            if message.startswith(f"{fn} is not defined"):
+                                missing.add(fn)
+                        else:
+                            message = judge_case(question, case, answer, fixtures)
+                result.cases.append(CaseResult(question["name"], case["id"], case["label"],
+                                               0 if message else case["points"], case["points"], case["hidden"],
+                                               message))
+    finally:
+        session.drop()
+    result.log += [f"cell {index}: {error}" for index, error in session.cell_errors[:20]] + session.notes
+    result.status, result.detail = overall_status(problems, missing)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def all_zero(plan: runtime.Plan, result: Result, status: Status, detail: str, start: float) -> Result:
+    result.status, result.detail = status, detail
+    result.cases = [CaseResult(q["name"], c["id"], c["label"], 0, c["points"], c["hidden"],
+                               runtime._("not graded: {why}").format(why=detail))
+                    for q in plan["questions"] for c in q["cases"]]
+    result.seconds = time.monotonic() - start
+    return result
