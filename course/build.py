@@ -153,12 +153,13 @@ def stable_plan(source: Source, root: Path, reference_root: Path | None = None) 
 
 def master_notebook(source: Source, root: Path, language: str, catalogue: i18n.Catalogue) -> nbformat.NotebookNode:
     questions = {q.name: q for q in source.module("questions").QUESTIONS}
+    instructions = catalogue.gettext("Save the notebook, run this cell, and submit the zip it makes.")
     config = (
         "# ASSIGNMENT CONFIG\n"
         f"name: {source.name}\n"
         "requirements: null\n"
         "export_cell:\n  pdf: false\n"
-        f"  instructions: {json.dumps(catalogue.gettext('Save the notebook, run this cell, and submit the zip it makes.'), ensure_ascii=False)}\n"
+        f"  instructions: {json.dumps(instructions, ensure_ascii=False)}\n"
         "check_all_cell: false\n"
         "run_tests: false\n"
         "generate: true\n"

@@ -1,4 +1,25 @@
-"""What a batch writes: the gradebook, LMS imports, students' feedback, Gradescope results."""
+"""What a batch writes after grading: the gradebook, the file the LMS imports, students'
+feedback, Gradescope results, and the class report.
+
+- ``gradebook.csv``: one row per file of the download, always; whether the file counts for
+  its student (``lms.group``: one counted file per student, the others noted), ``late``, the
+  late penalty when one applies, a column per question, totals.  Text that came from a
+  submission (file names, names, messages) is neutralised where a spreadsheet would read it as
+  a formula (``lms.neutralise``).
+- ``canvas.csv`` or ``moodle.csv``: with ``--roster`` (Canvas's gradebook export or Moodle's
+  grading worksheet), the file that LMS imports, in its own shape, one row per student
+  (``lms.write_canvas``, ``lms.write_moodle``).  Without a roster no import file is written:
+  Canvas needs the assignment's ``Title (id)`` header and Moodle the worksheet's own rows.
+- ``feedback/<key>.html`` per file (``feedback.page``), ``gradescope/<key>.json``
+  (``feedback.gradescope_results``), ``lms.json`` (the grouping, lateness, penalties and
+  notes, which ``course report`` reads again) and ``report.html`` (``report.write``).
+
+Late penalty (``--late-penalty``), never applied unless asked for: ``10%`` takes 10% of the
+assignment's points off a late student's score, ``2`` takes 2 points off, never below 0 (as
+Canvas's own late policy deducts a percentage of the points possible: ``LatePolicy#points_
+deducted``).  Lateness comes from Canvas's ``LATE`` file names and Moodle's worksheet status.
+Don't combine it with an LMS late policy, which would deduct a second time.
+"""
 
 from __future__ import annotations
 
@@ -6,50 +27,41 @@ import csv
 import io
 import json
 import os
+import re
 import threading
 from pathlib import Path
 
-IDENTITY_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-ROSTER_KEYS = ("ID", "SIS User ID", "SIS Login ID", "Email address", "ID number", "Username", "Email")
+from course import feedback, lms
+from course.layout import CourseError
+from course.results import Result
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write whole or not at all: a batch killed mid-write leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text)
+    tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
     os.replace(tmp, path)
 
 
-def gradescope_results(record: dict) -> dict:
-    """One submission in Gradescope's results.json format (hidden cases show after publishing)."""
-    tests = [{
-        "name": f"{c['question']}: {c['label']}",
-        "score": c["points"], "max_score": c["max_points"],
-        "output": c["message"] or "passed",
-        "visibility": "after_published" if c["hidden"] else "visible",
-    } for c in record["cases"]]
-    summary = f"status: {record['status']}" + (f" ({record['detail']})" if record["detail"] else "")
-    return {"score": record["score"], "execution_time": record["seconds"], "output": summary,
-            "tests": tests, "visibility": "visible", "stdout_visibility": "hidden"}
+def parse_penalty(policy: str | None) -> tuple[float, bool] | None:
+    """``"10%"`` -> (10, True): a percentage of the assignment's points; ``"2"`` -> (2, False)."""
+    if policy is None or not str(policy).strip():
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%|pts?|points?)?\s*", str(policy))
+    if not match or float(match.group(1)) < 0 or (match.group(2) == "%" and float(match.group(1)) > 100):
+        raise CourseError(f"--late-penalty {policy!r}: give a percentage of the assignment's points (10%) "
+                          "or a number of points (2)")
+    return float(match.group(1)), match.group(2) == "%"
 
 
-def feedback(record: dict, plan: dict) -> str:
-    percent = 100 * record["score"] / record["max_score"] if record["max_score"] else 0
-    lines = [f"# {plan['assignment']}: {record['score']:g} / {record['max_score']:g} ({percent:.1f}%)", "",
-             f"Submission: `{record['source']}`  ", f"Status: {record['status']}"
-             + (f" ({record['detail']})" if record["detail"] else "")]
-    titles = {q["name"]: q["title"] for q in plan["questions"]}
-    for q in plan["questions"]:
-        cases = [c for c in record["cases"] if c["question"] == q["name"]]
-        score = sum(c["points"] for c in cases)
-        lines += ["", f"## {q['name']}. {titles[q['name']]}: {score:g} / {q['points']:g}", ""]
-        for c in cases:
-            mark = "passed" if c["points"] == c["max_points"] else "failed"
-            kind = " (hidden)" if c["hidden"] else ""
-            message = c["message"].removeprefix(f"{c['label']}: ")
-            lines.append(f"- {mark}{kind}: {c['label']}" + (f"  \n  {message}" if message else ""))
-    return "\n".join(lines) + "\n"
+def apply_penalty(submitters: list[lms.Submitter], policy: str | None) -> None:
+    rule = parse_penalty(policy)
+    for s in submitters:
+        s.penalty = 0.0
+        if rule and s.late:
+            amount, percent = rule
+            s.penalty = min(s.counted.score, amount * s.max_score / 100 if percent else amount)
 
 
 def _csv(rows: list[list]) -> str:
@@ -58,43 +70,134 @@ def _csv(rows: list[list]) -> str:
     return out.getvalue()
 
 
-def _roster(path: Path | None) -> list[dict]:
-    if path is None:
-        return []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return list(csv.DictReader(f))
+def _note(submitter: lms.Submitter, result: Result) -> str:
+    if result is not submitter.counted:
+        return f"not counted: {submitter.counted.source} counts for this student"
+    notes = []
+    for other in submitter.others:
+        kind = "graded but not counted" if lms.identify(other.source).notebook else "not graded"
+        score = f", {other.score:g}/{other.max_score:g}" if lms.identify(other.source).notebook else ""
+        notes.append(f"{other.source} ({kind}{score})")
+    if submitter.test_student:
+        notes.insert(0, "Canvas's test student")
+    return ("also submitted: " if submitter.others else "") + "; ".join(notes) if notes else ""
 
 
-def _match(student: str, roster: list[dict]) -> dict:
-    for row in roster:
-        if any(row.get(k, "").strip() == student for k in ROSTER_KEYS if row.get(k)):
-            return row
-    return {}
-
-
-def write_all(records: list[dict], plan: dict, output: Path, roster_path: Path | None = None) -> None:
+def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]) -> str:
+    """``gradebook.csv``: one row per file."""
     questions = [q["name"] for q in plan["questions"]]
     total = sum(q["points"] for q in plan["questions"])
-    rows = [["submission", "student", "status", "detail", *questions, "total", "max", "percent"]]
-    for r in records:
-        rows.append([r["source"], r["student"], r["status"], r["detail"],
-                     *[f"{r['questions'].get(q, 0):g}" for q in questions],
-                     f"{r['score']:g}", f"{total:g}", f"{100 * r['score'] / total:.1f}" if total else "0"])
-    write_atomic(output / "gradebook.csv", _csv(rows))
+    owner = {id(r): s for s in submitters for r in [s.counted, *s.others]}
+    rows = [["submission", "student", "name", "lms", "late", "status", "detail", "counted", "note", *questions,
+             "score", "late penalty", "total", "max", "percent"]]
+    n = lms.neutralise
+    for r in results:
+        s = owner[id(r)]
+        counted = r is s.counted
+        penalty = s.penalty if counted else 0.0
+        final = max(0.0, r.score - penalty)
+        scores = r.question_scores()
+        rows.append([n(r.source), n(s.student), n(s.name), s.identity.lms, "yes" if s.late else "no",
+                     r.status.value, n(r.detail), "yes" if counted else "no", n(_note(s, r)),
+                     *[f"{scores.get(q, 0):g}" for q in questions], f"{r.score:g}", lms.number(penalty),
+                     lms.number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0"])
+    return _csv(rows)
 
-    roster = _roster(roster_path)
-    column = plan["assignment"]
-    canvas = [[*IDENTITY_COLUMNS, column], ["Points Possible", "", "", "", "", f"{total:g}"]]
-    moodle = [["Identifier", column, "Feedback comments"]]
-    for r in records:
-        row = _match(r["student"], roster)
-        canvas.append([row.get("Student", ""), row.get("ID", r["student"]), row.get("SIS User ID", ""),
-                       row.get("SIS Login ID", ""), row.get("Section", ""), f"{r['score']:g}"])
-        identifier = row.get("Email address") or row.get("ID number") or r["student"]
-        moodle.append([identifier, f"{r['score']:g}", f"status: {r['status']}"])
-    write_atomic(output / "canvas.csv", _csv(canvas))
-    write_atomic(output / "moodle.csv", _csv(moodle))
 
-    for r in records:
-        write_atomic(output / "feedback" / f"{r['key']}.md", feedback(r, plan))
-        write_atomic(output / "gradescope" / f"{r['key']}.json", json.dumps(gradescope_results(r), indent=1))
+def standing(submitter: lms.Submitter, result: Result, policy: str | None) -> feedback.Standing:
+    if result is not submitter.counted:
+        return feedback.Standing(counted=False, counted_file=submitter.identity.file, late=submitter.late)
+    return feedback.Standing(others=[lms.identify(o.source).file for o in submitter.others], late=submitter.late,
+                             penalty=submitter.penalty, policy=policy or "")
+
+
+def summary(submitters: list[lms.Submitter], roster: lms.Roster | None, policy: str | None, notes: list[str],
+            protections_missing: list[str]) -> dict:
+    """``lms.json``: what ``course report`` needs besides the results."""
+    missing = lms.non_submitters(roster, submitters) if roster is not None else []
+    return {
+        "late_penalty": policy, "notes": notes, "protections_missing": list(protections_missing),
+        "roster": None if roster is None else {
+            "lms": roster.lms, "file": roster.path.name, "students": len(roster.student_rows()),
+            "non_submitters": [lms.clean(roster.student_name(roster.rows[i])) for i in missing],
+        },
+        "students": [{
+            "student": lms.clean(s.student), "lms": s.identity.lms, "name": lms.clean(s.name),
+            "counted": s.counted.key, "others": [o.key for o in s.others], "late": s.late,
+            "penalty": s.penalty, "test_student": s.test_student, "anonymous": s.identity.anonymous,
+            "in_roster": s.row is not None,
+        } for s in submitters],
+    }
+
+
+def write_all(results: list[Result], plan: dict, output: Path, roster: Path | None = None,
+              lms_column: str | None = None, late_penalty: str | None = None,
+              protections_missing: list[str] | tuple = ()) -> list[str]:
+    """Write every output of a batch; return notes for the instructor (also in report.html).
+
+    Raises ``CourseError`` (after writing everything else) when the roster or the column
+    cannot be used, so that a second run with the right option writes the LMS file without
+    grading again."""
+    from course import report
+
+    output.mkdir(parents=True, exist_ok=True)
+    parse_penalty(late_penalty)  # a typo stops here, before anything is written
+    notes: list[str] = []
+    problem: CourseError | None = None
+    roster_data = None
+    if roster is not None:
+        try:
+            roster_data = lms.read_roster(Path(roster))
+        except CourseError as error:
+            problem = error
+            notes.append(f"roster not used: {error}")
+    submitters = lms.group(results, roster_data)
+    apply_penalty(submitters, late_penalty)
+    owner = {id(r): s for s in submitters for r in [s.counted, *s.others]}
+
+    write_atomic(output / "gradebook.csv", gradebook(results, plan, submitters))
+    for r in results:
+        s = owner[id(r)]
+        write_atomic(output / "feedback" / f"{r.key}.html", feedback.page(r, plan, standing(s, r, late_penalty)))
+        write_atomic(output / "gradescope" / f"{r.key}.json",
+                     json.dumps(feedback.gradescope_results(r, plan), indent=1, ensure_ascii=False))
+
+    if roster_data is not None:
+        try:
+            if roster_data.lms == lms.CANVAS:
+                notes += lms.write_canvas(roster_data, submitters, output / "canvas.csv", plan["assignment"], lms_column)
+            else:
+                comments = {s.row: feedback.comment_html(s.counted, plan, standing(s, s.counted, late_penalty))
+                            for s in submitters if s.row is not None}
+                notes += lms.write_moodle(roster_data, submitters, output / "moodle.csv", comments)
+        except CourseError as error:
+            problem = error
+            notes.append(f"no {roster_data.lms}.csv: {error}")
+        unmatched = [s for s in submitters if s.row is None and not s.identity.anonymous]
+        if unmatched:
+            notes.append(f"{len(unmatched)} submitter(s) not in the roster, so not in the import file: "
+                         + ", ".join(lms.clean(s.counted.source) for s in unmatched[:10])
+                         + (" ..." if len(unmatched) > 10 else ""))
+        missing = lms.non_submitters(roster_data, submitters)
+        if missing:
+            notes.append(f"{len(missing)} student(s) of the roster submitted nothing; their grade cells are left "
+                         "as the LMS exported them")
+    elif roster is None and results:
+        notes.append("no import file: pass --roster with Canvas's gradebook export (Grades > Export) or Moodle's "
+                     "grading worksheet to get canvas.csv or moodle.csv")
+    anonymous = [s for s in submitters if s.identity.anonymous]
+    if anonymous:
+        notes.append(f"{len(anonymous)} anonymous Canvas submission(s) are graded under their anonymous ids; Canvas "
+                     "imports no grades for an anonymous assignment before its grades are posted "
+                     "(gradebook_importer.rb): enter them in SpeedGrader, which shows the same ids")
+    rule = parse_penalty(late_penalty)
+    late = [s for s in submitters if s.late]
+    if rule and late:
+        notes.append(f"late penalty {late_penalty} applied to {len(late)} late student(s): "
+                     f"{lms.number(sum(s.penalty for s in late))} points in all (gradebook.csv: 'late penalty')")
+    write_atomic(output / "lms.json", json.dumps(summary(submitters, roster_data, late_penalty, notes,
+                                                         list(protections_missing)), indent=1, ensure_ascii=False))
+    report.write(output, results, plan)
+    if problem is not None:
+        raise problem
+    return notes

@@ -1,9 +1,11 @@
-"""Gradescope's side: grade /autograder/submission with the hardened grader.
+"""Gradescope's side: grade ROOT/submission with the hardened grader.
 
 Gradescope unpacks the autograder zip into ROOT/source and the student's files into
 ROOT/submission, runs ROOT/source/run_autograder, and reads ROOT/results/results.json.
-Here the same engine as `course grade` runs: the plan stays in the grader process, the
-student's code runs in the sandbox, where ROOT/source and ROOT/results are out of reach.
+Here the same engine as `course grade` runs, with an overall deadline below Gradescope's
+timeout, and a results.json is written whatever happens: when the grader itself fails, the
+student sees "the autograder failed: your instructor has the log", and the traceback goes to
+a hidden test and to stderr.
 """
 
 from __future__ import annotations
@@ -11,43 +13,62 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
-from course import export
-from course.batch import Submission, collect, record
-from course.grade import Limits, Worker, digest, grade_notebook, hide_memory, zero_result
+from course import feedback
+from course.batch import Slots, digest, grade_one, plan_guards, write_atomic
+from course.judge import all_zero
+from course.pool import Limits, hide_memory
+from course.results import Result, Status
+from course.submissions import collect
+
+DEADLINE_SECONDS = 540  # Gradescope's default timeout is 600 s
 
 
 def run(root: Path, limits: Limits | None = None) -> dict:
     hide_memory()
+    start = time.monotonic()
     limits = limits or Limits()
-    plan = json.loads((root / "source" / "plan.json").read_text())
-    plan_digest = digest((root / "source" / "plan.json").read_bytes())
-    submissions = [s for s in collect(root / "submission") if s.raw is not None or s.source.endswith(".ipynb")]
-    if len(submissions) != 1:
-        names = ", ".join(s.source for s in submissions) or "none"
-        problem = f"expected exactly one notebook in the submission, found {len(submissions)}: {names}"
-        result, submission = zero_result(plan, "not a notebook", problem), None
+    if limits.deadline is None:
+        limits.deadline = start + DEADLINE_SECONDS - 30
+    plan_bytes = (root / "source" / "plan.json").read_bytes()
+    plan, plan_digest = json.loads(plan_bytes), digest(plan_bytes)
+    notebooks = [s for s in collect(root / "submission") if s.source.lower().endswith((".ipynb", ".zip"))]
+    if len(notebooks) != 1:
+        names = ", ".join(s.source for s in notebooks) or "none"
+        problem = f"expected exactly one notebook in the submission, found {len(notebooks)}: {names}"
+        result = all_zero(plan, Result("submission", "submission", ""), Status.NOT_A_NOTEBOOK, problem, start)
     else:
-        submission = submissions[0]
-        if submission.raw is None:
-            result = zero_result(plan, "not a notebook", submission.problem)
-        else:
-            scratch = Path(tempfile.mkdtemp(prefix="course-gradescope-"))
-            os.chmod(scratch, 0o711)
-            worker = Worker(0, scratch)
-            try:
-                result = grade_notebook(worker, plan, submission.raw, limits)
-            finally:
-                worker.close()
-    if submission is None:
-        submission = Submission("submission", "submission", "", None, result.detail)
-    results = export.gradescope_results(record(submission, result, plan_digest))
-    (root / "results").mkdir(parents=True, exist_ok=True)
-    export.write_atomic(root / "results" / "results.json", json.dumps(results, indent=1))
+        scratch = Path(tempfile.mkdtemp(prefix="course-gradescope-"))
+        os.chmod(scratch, 0o711)
+        slots = Slots(1, scratch, plan_guards(plan))
+        problems: list[str] = []
+        try:
+            result = grade_one(notebooks[0], plan, plan_digest, limits, slots, problems)
+        finally:
+            slots.close()
+            shutil.rmtree(scratch, ignore_errors=True)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+    results = feedback.gradescope_results(result, plan)
+    write_atomic(root / "results" / "results.json", json.dumps(results, indent=1, ensure_ascii=False))
+    return results
+
+
+def failed(root: Path) -> dict:
+    """The results.json of a grader that failed: nobody is left without an answer."""
+    trace = traceback.format_exc()
+    results = {"score": 0, "output": "The autograder failed while grading this submission: this is not your "
+                                      "fault. Your instructor has the log and will regrade it.",
+               "tests": [{"name": "autograder failure (for the instructor)", "score": 0, "max_score": 0,
+                          "output": trace[-4000:], "visibility": "hidden"}],
+               "visibility": "visible", "stdout_visibility": "hidden"}
+    write_atomic(root / "results" / "results.json", json.dumps(results, indent=1))
     return results
 
 
@@ -55,8 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course.gradescope")
     parser.add_argument("--root", default="/autograder")
     args = parser.parse_args(argv)
+    root = Path(args.root)
     start = time.perf_counter()
-    results = run(Path(args.root))
+    try:
+        results = run(root)
+    except BaseException:
+        print(traceback.format_exc(), file=sys.stderr)
+        failed(root)
+        return 0
     max_score = sum(t["max_score"] for t in results["tests"])
     print(f"score {results['score']:g} / {max_score:g} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0

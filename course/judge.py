@@ -184,7 +184,9 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                                                message))
     finally:
         session.drop()
-    result.log += [f"cell {index}: {error}" for index, error in session.cell_errors[:20]] + session.notes
+    errors = session.cell_errors
+    shown = errors if len(errors) <= 20 else errors[:15] + [(-1, f"... {len(errors) - 20} more ...")] + errors[-5:]
+    result.log += [f"cell {index}: {error}" if index >= 0 else error for index, error in shown] + session.notes
     result.status, result.detail = overall_status(problems, missing)
     result.seconds = time.monotonic() - start
     return result

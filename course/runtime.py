@@ -178,7 +178,7 @@ def _guard(qualname: str) -> Callable:
         if not box:
             raise ForbiddenAPIError(f"the grader's guard for {qualname} is missing")
         if isinstance(box[0], str):
-            raise ForbiddenAPIError(f"{box[0]}: {_('it called')} {qualname}")
+            raise ForbiddenAPIError(box[0] + ": " + _("it called") + " " + qualname)
         return box.pop()(*args, **kwargs)  # never named: the original stays out of reach
 
     guard.__course_guard__ = qualname

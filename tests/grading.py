@@ -1,56 +1,61 @@
-"""Grading helpers for the tests: make submissions from the reference with some functions
-replaced, grade them for real (the hardened grader and `otter run`), compare per question."""
+"""Helpers for the tests: make submissions from the reference with some functions replaced, and
+grade them for real (the hardened grader and `otter run`)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import shutil
 import subprocess
 import sys
-import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from course import samples
+from course import layout, samples
 from course.batch import grade_all
-from course.build import ROOT, sources
-from course.spec import slug
+from course.build import edition_folder, sources
+from course.pool import Limits
+from course.results import Result
 
-
-@dataclass
-class Bug:
-    """A realistic wrong answer: ``function`` replaced by ``source`` should score ``expected``
-    on the questions named there (others keep full marks)."""
-
-    name: str
-    function: str
-    source: str
-    expected: dict[str, float] = field(default_factory=dict)
+ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENTS = [s.name for s in sources(ROOT)]
 
 
 def source_of(assignment: str):
-    return sources(only=[assignment])[0]
+    return sources(ROOT, [assignment])[0]
 
 
-def student_notebook(assignment: str) -> Path:
-    return ROOT / "assignments" / assignment / f"{assignment}.ipynb"
+def student_notebook(assignment: str, language: str = "en") -> Path:
+    return edition_folder(ROOT, assignment, language) / f"{assignment}.ipynb"
 
 
 def autograder_zip(assignment: str) -> Path:
-    return ROOT / "autograder" / f"{assignment}-autograder.zip"
+    return layout.autograder_zip(ROOT, assignment)
 
 
 def question_points(assignment: str) -> dict[str, float]:
-    return {q.name: q.points for q in source_of(assignment).module("questions").QUESTIONS}
+    return {q.name: float(q.points) for q in source_of(assignment).module("questions").QUESTIONS}
+
+
+def bugs_of(assignment: str):
+    """(BUGS, ALTERNATIVES) of ``solutions/<assignment>/bugs.py``."""
+    spec = importlib.util.spec_from_file_location(f"bugs_{assignment}", ROOT / "solutions" / assignment / "bugs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BUGS, getattr(module, "ALTERNATIVES", [])
 
 
 def make_submission(assignment: str, replaced: dict[str, str] | None, folder: Path, name: str,
-                    extra_cells: list[str] = ()) -> Path:
+                    extra_cells: list[str] = (), language: str = "en") -> Path:
     """The reference-filled notebook with ``replaced`` functions swapped in (None: the untouched stub)."""
     answers = {} if replaced is None else {
         **samples.reference_answers(source_of(assignment).module("reference")), **replaced}
-    nb = samples.fill(student_notebook(assignment), answers, extra_cells)
+    nb = samples.fill(student_notebook(assignment, language), answers, extra_cells)
     return samples.write(nb, folder / name / f"{assignment}.ipynb")
+
+
+def with_public_tests(notebook: Path, assignment: str, language: str = "en") -> Path:
+    shutil.copytree(edition_folder(ROOT, assignment, language) / "tests", notebook.parent / "tests", dirs_exist_ok=True)
+    return notebook
 
 
 def otter_run(assignment: str, notebook: Path) -> dict[str, float]:
@@ -58,40 +63,17 @@ def otter_run(assignment: str, notebook: Path) -> dict[str, float]:
     subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder_zip(assignment)),
                     "-o", str(notebook.parent), str(notebook)],
                    cwd=notebook.parent, check=True, capture_output=True, timeout=600)
-    results = json.loads((notebook.parent / "results.json").read_text())
-    return {t["name"]: t["score"] for t in results["tests"] if "score" in t}
+    results = json.loads((notebook.parent / "results.json").read_text(encoding="utf-8"))
+    scores: dict[str, float] = {}
+    for test in results["tests"]:
+        question = test["name"].split(" - ")[0].split(":")[0].strip()
+        scores[question] = scores.get(question, 0.0) + test.get("score", 0.0)
+    return scores
 
 
-def course_grade(assignment: str, folder: Path, output: Path) -> dict[str, dict]:
-    """Records per submission folder name from the hardened batch grader."""
-    records = grade_all(folder, autograder_zip(assignment), output, workers=2, log=lambda _: None)
-    return {Path(r["source"]).parts[0]: r for r in records}
-
-
-def grade_variants(assignment: str, variants: dict[str, dict[str, str] | None],
-                   with_otter: bool = True) -> dict[str, dict[str, float]]:
-    """Scores per question of each variant (name -> replaced functions; None: the stub), graded by
-    `course grade`; with ``with_otter``, also by `otter run`, which must agree on every score."""
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "submissions"
-        folders = {name: slug(name) for name in variants}
-        assert len(set(folders.values())) == len(folders), "two variants have the same name"
-        paths = {name: make_submission(assignment, replaced, folder, folders[name])
-                 for name, replaced in variants.items()}
-        records = course_grade(assignment, folder, Path(tmp) / "graded")
-        scores = {name: records[folders[name]]["questions"] for name in variants}
-        if with_otter:
-            with ThreadPoolExecutor(2) as pool:
-                otter = dict(zip(paths, pool.map(lambda p: otter_run(assignment, p), paths.values())))
-            for name in variants:
-                assert otter[name] == scores[name], f"{name}: otter run {otter[name]} != course grade {scores[name]}"
-        return scores
-
-
-def assert_bugs_lose_exactly(assignment: str, bugs: list[Bug]) -> None:
-    full = question_points(assignment)
-    scores = grade_variants(assignment, {b.name: {b.function: b.source} for b in bugs})
-    for bug in bugs:
-        assert bug.expected, f"{bug.name}: say which question loses points"
-        expected = {**full, **bug.expected}
-        assert scores[bug.name] == expected, f"{bug.name}: scores {scores[bug.name]}, expected {expected}"
+def course_grade(assignment: str, folder: Path, output: Path, limits: Limits | None = None,
+                 workers: int = 2) -> dict[str, Result]:
+    """Results per submission folder name from the hardened batch grader."""
+    results = grade_all(folder, autograder_zip(assignment), output, workers=workers, limits=limits,
+                        log=lambda _: None)
+    return {Path(r.source).parts[0]: r for r in results}
