@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from course import export, layout, protocol
+from course.export import write_atomic
 from course.judge import all_zero, grade_notebook
 from course.layout import CourseError
 from course.pool import Limits, Worker, hide_memory
@@ -82,14 +83,6 @@ def remove_stale_scratch() -> None:
             pass
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write whole or not at all: a batch killed mid-write leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 class Slots:
     """One warm worker per slot, started when first needed, replaced when it fails."""
 
@@ -97,9 +90,15 @@ class Slots:
         self.scratch, self.guarded, self.free = scratch, guarded, queue.Queue()
         self.all: list[Worker] = []
         self.lock = threading.Lock()
+        self.workers: dict[int, Worker] = {}
         for slot in range(count):
             self.free.put(slot)
-        self.workers: dict[int, Worker] = {}
+
+    def warm_up(self) -> None:
+        """Start every worker now: they import torch while the grader does its own set-up."""
+        with self.lock:
+            for slot in range(self.free.qsize()):
+                self.workers.setdefault(slot, Worker(slot, self.scratch, self.guarded))
 
     def take(self) -> tuple[int, Worker]:
         slot = self.free.get()
@@ -198,6 +197,8 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     os.chmod(scratch, 0o711)  # a student uid may reach its own folder (without a private root), list none
     slots = Slots(max(1, workers), scratch, plan_guards(plan))
+    if todo:
+        slots.warm_up()
     problems: list[str] = []
     counter = {"done": 0}
 
@@ -232,8 +233,9 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
     missing = sorted({line for r in results for line in r.log if line.startswith("NO ")})
     for line in missing:
         log(f"warning: a protection is missing on this machine: {line}")
-    export.write_all(results, plan, output, roster, lms_column=lms_column, late_penalty=late_penalty,
-                     protections_missing=missing)
+    for line in export.write_all(results, plan, output, roster, lms_column=lms_column, late_penalty=late_penalty,
+                                 protections_missing=missing):
+        log(line)
     return results
 
 

@@ -21,7 +21,6 @@ import contextlib
 import importlib.util
 import io
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -38,9 +37,9 @@ from course.layout import CourseError
 from course.spec import compile_plan
 
 PACKAGE = Path(__file__).resolve().parent
-# Files of the course package that the autograder zip carries: the grader, never the build.
-ENGINE_FILES = ("__init__.py", "checks.py", "runtime.py", "results.py", "protocol.py", "sandbox.py", "worker.py",
-                "judge.py", "submissions.py", "lms.py", "feedback.py", "report.py", "batch.py", "gradescope.py")
+# What the autograder zip runs: Gradescope's entry point and the worker, and every course module
+# they import (found by ``engine_modules``), never the build.
+ENGINE_ENTRY_POINTS = ("gradescope", "worker")
 # How far a recomputed float may move before it counts as a change (far below every grading
 # tolerance in checks.TOLERANCES): relative to the largest magnitude in its tensor.
 DRIFT = {"float64": 1e-12, "float32": 1e-6, "float16": 1e-3, "bfloat16": 1e-2}
@@ -158,7 +157,7 @@ def master_notebook(source: Source, root: Path, language: str, catalogue: i18n.C
         "# ASSIGNMENT CONFIG\n"
         f"name: {source.name}\n"
         "requirements: null\n"
-        "export_cell:\n  pdf: false\n"
+        "export_cell:\n  pdf: false\n  run_tests: false\n"
         f"  instructions: {json.dumps(instructions, ensure_ascii=False)}\n"
         "check_all_cell: false\n"
         "run_tests: false\n"
@@ -170,7 +169,14 @@ def master_notebook(source: Source, root: Path, language: str, catalogue: i18n.C
     install = nbformat.v4.new_markdown_cell(
         catalogue.gettext("**Set up once**, in a terminal (Python 3.11 to 3.14):") +
         f"\n\n```bash\n{layout.student_install_line(root)}\n```")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell(config), title, install, *rest])
+    # The Korean edition adds a font with Hangul (NanumGothic, from koreanize-matplotlib on PyPI)
+    # before any plot: matplotlib's own fonts have none, and NanumGothic has no minus sign or
+    # superscripts, so DejaVu Sans stays first and NanumGothic is the fallback.
+    why = catalogue.gettext("matplotlib's fonts have no Hangul: this adds NanumGothic for every plot")
+    fonts = [nbformat.v4.new_code_cell(
+        f"import koreanize_matplotlib  # {why}\nimport matplotlib\n\n"
+        'matplotlib.rcParams["font.family"] = ["DejaVu Sans", "NanumGothic"]')] if language == "ko" else []
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_raw_cell(config), title, install, *fonts, *rest])
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}, "course": {"assignment": source.name, "language": language}}
     return nb
@@ -228,7 +234,7 @@ def edition_folder(root: Path, name: str, language: str) -> Path:
 
 def public_tests(plan: runtime.Plan, catalogues: dict[str, bytes], language: str,
                  catalogue: i18n.Catalogue) -> dict[str, bytes]:
-    files = {f"tests/{path}": data for path, data in render.support_files(catalogues).items()}
+    files = dict(render.support_files(catalogues))
     for question in plan["questions"]:
         if any(not c["hidden"] for c in question["cases"]):
             labels = {c["id"]: catalogue.gettext(c["label"]) for c in question["cases"]}
@@ -236,6 +242,23 @@ def public_tests(plan: runtime.Plan, catalogues: dict[str, bytes], language: str
                                     title=catalogue.gettext(question["title"]))
             files[f"tests/{question['name']}.py"] = text.encode()
     return files
+
+
+def engine_modules() -> list[str]:
+    """The course modules the grader imports, following ``from course...`` imports from the entry points."""
+    import ast
+    found, todo = {"__init__"}, list(ENGINE_ENTRY_POINTS)
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        for node in ast.walk(ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course") or \
+                    isinstance(node, ast.ImportFrom) and node.level == 1:
+                module = (node.module or "").removeprefix("course").lstrip(".")
+                todo += [module] if module else [alias.name for alias in node.names]
+    return sorted(found)
 
 
 def autograder_files(root: Path, plan: runtime.Plan, otter_config: dict, catalogues: dict[str, bytes]) -> dict[str, bytes]:
@@ -246,12 +269,11 @@ def autograder_files(root: Path, plan: runtime.Plan, otter_config: dict, catalog
         "setup.sh": (PACKAGE / "templates" / "setup.sh").read_bytes(),
         "run_autograder": (PACKAGE / "templates" / "run_autograder").read_bytes(),
     }
-    files.update({f"tests/{path}": data for path, data in render.support_files(catalogues).items()})
+    files.update({f"files/{path}": data for path, data in render.support_files(catalogues).items()})
     for question in plan["questions"]:
         files[f"tests/{question['name']}.py"] = render.test_file(plan, question, public_only=False).encode()
-    for name in ENGINE_FILES:
-        if (PACKAGE / name).exists():
-            files[f"course/{name}"] = (PACKAGE / name).read_bytes()
+    for name in engine_modules():
+        files[f"course/{name}.py"] = (PACKAGE / f"{name}.py").read_bytes()
     for language, mo in catalogues.items():
         files[f"course/locale/{language}/LC_MESSAGES/course.mo"] = mo
     for template in sorted((PACKAGE / "templates").glob("*.j2")):
@@ -268,6 +290,12 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
         plan = stable_plan(source, out, reference_root=root)
         otter_config = None
         for language in source.languages():
+            if language != "en":
+                try:
+                    i18n.check_parity(source.prose("en"), source.prose(language),
+                                      f"solutions/{source.name}/notebook.{language}.md")
+                except ValueError as error:
+                    raise CourseError(str(error))
             catalogue = i18n.content_catalogue(source.folder, language)
             plan = i18n.with_translations(plan, language, catalogue)
             with tempfile.TemporaryDirectory() as tmp:
@@ -275,8 +303,9 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
                                                    source.name, Path(tmp))
             otter_config = otter_config or config
             folder = edition_folder(out, source.name, language)
-            if (folder / "tests").exists():
-                shutil.rmtree(folder / "tests")
+            for generated in ("tests", render.SUPPORT):
+                if (folder / generated).exists():
+                    shutil.rmtree(folder / generated)
             write_if_changed(folder / f"{source.name}.ipynb", normalized(student).encode())
             for path, data in public_tests(plan, catalogues, language, catalogue).items():
                 write_if_changed(folder / path, data)

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--output", default="out", help="where the build and the gradebooks go (default: out/)")
 
     translate = commands.add_parser("translate", help="add new strings to the translation catalogues (.po)")
+    translate.add_argument("targets", nargs="*", help="'course' (its messages) and/or assignment names (default: all)")
     translate.add_argument("--language", default="ko")
 
     report = commands.add_parser("report", help="rebuild OUTPUT/report.html from OUTPUT/results/ without regrading")
@@ -54,7 +55,7 @@ def run(args) -> int:
         return run_demo(root, Path(args.output))
     if args.command == "translate":
         from course.translate import update_catalogues
-        for line in update_catalogues(root, args.language):
+        for line in update_catalogues(root, args.language, args.targets or None):
             print(line)
         return 0
     from course.build import build, check_fresh

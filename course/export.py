@@ -3,7 +3,8 @@ feedback, Gradescope results, and the class report.
 
 - ``gradebook.csv``: one row per file of the download, always; whether the file counts for
   its student (``lms.group``: one counted file per student, the others noted), ``late``, the
-  late penalty when one applies, a column per question, totals.  Text that came from a
+  late penalty when one applies, a column per question, totals, and the sandbox protections
+  this machine lacked for that file (the grader's ``NO ...`` log lines).  Text that came from a
   submission (file names, names, messages) is neutralised where a spreadsheet would read it as
   a formula (``lms.neutralise``).
 - ``canvas.csv`` or ``moodle.csv``: with ``--roster`` (Canvas's gradebook export or Moodle's
@@ -89,7 +90,7 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
     total = sum(q["points"] for q in plan["questions"])
     owner = {id(r): s for s in submitters for r in [s.counted, *s.others]}
     rows = [["submission", "student", "name", "lms", "late", "status", "detail", "counted", "note", *questions,
-             "score", "late penalty", "total", "max", "percent"]]
+             "score", "late penalty", "total", "max", "percent", "protections missing"]]
     n = lms.neutralise
     for r in results:
         s = owner[id(r)]
@@ -100,7 +101,8 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
         rows.append([n(r.source), n(s.student), n(s.name), s.identity.lms, "yes" if s.late else "no",
                      r.status.value, n(r.detail), "yes" if counted else "no", n(_note(s, r)),
                      *[f"{scores.get(q, 0):g}" for q in questions], f"{r.score:g}", lms.number(penalty),
-                     lms.number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0"])
+                     lms.number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0",
+                     n("; ".join(line for line in r.log if line.startswith("NO ")))])
     return _csv(rows)
 
 
@@ -115,11 +117,13 @@ def summary(submitters: list[lms.Submitter], roster: lms.Roster | None, policy: 
             protections_missing: list[str]) -> dict:
     """``lms.json``: what ``course report`` needs besides the results."""
     missing = lms.non_submitters(roster, submitters) if roster is not None else []
+    students = roster.student_rows() if roster is not None else []
+    test_rows = {i for i in students if roster.test_student(roster.rows[i])}
     return {
         "late_penalty": policy, "notes": notes, "protections_missing": list(protections_missing),
         "roster": None if roster is None else {
-            "lms": roster.lms, "file": roster.path.name, "students": len(roster.student_rows()),
-            "non_submitters": [lms.clean(roster.student_name(roster.rows[i])) for i in missing],
+            "lms": roster.lms, "file": roster.path.name, "students": len(set(students) - test_rows),
+            "non_submitters": [lms.clean(roster.student_name(roster.rows[i])) for i in missing if i not in test_rows],
         },
         "students": [{
             "student": lms.clean(s.student), "lms": s.identity.lms, "name": lms.clean(s.name),
@@ -178,7 +182,8 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
             notes.append(f"{len(unmatched)} submitter(s) not in the roster, so not in the import file: "
                          + ", ".join(lms.clean(s.counted.source) for s in unmatched[:10])
                          + (" ..." if len(unmatched) > 10 else ""))
-        missing = lms.non_submitters(roster_data, submitters)
+        missing = [i for i in lms.non_submitters(roster_data, submitters)
+                   if not roster_data.test_student(roster_data.rows[i])]
         if missing:
             notes.append(f"{len(missing)} student(s) of the roster submitted nothing; their grade cells are left "
                          "as the LMS exported them")
@@ -194,7 +199,7 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
     late = [s for s in submitters if s.late]
     if rule and late:
         notes.append(f"late penalty {late_penalty} applied to {len(late)} late student(s): "
-                     f"{lms.number(sum(s.penalty for s in late))} points in all (gradebook.csv: 'late penalty')")
+                     f"{lms.number(sum(s.penalty for s in late))} taken off in all (gradebook.csv: 'late penalty')")
     write_atomic(output / "lms.json", json.dumps(summary(submitters, roster_data, late_penalty, notes,
                                                          list(protections_missing)), indent=1, ensure_ascii=False))
     report.write(output, results, plan)

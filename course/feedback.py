@@ -133,7 +133,7 @@ def context(result: Result, plan: dict, standing: Standing | None = None) -> dic
         maximum = result.max_score
         late = ""
         if standing.late and standing.penalty:
-            late = _("Submitted late: {penalty} points taken off (course policy: {policy}).").format(
+            late = _("Submitted late: the course's late penalty ({policy}) took {penalty} off your score.").format(
                 penalty=points(standing.penalty), policy=standing.policy)
         elif standing.late:
             late = _("Submitted late.")

@@ -90,7 +90,8 @@ def course_catalogues(root: Path) -> dict[str, bytes]:
 
 
 def stale_course_catalogues(root: Path) -> list[str]:
-    if PACKAGE.parent != root.resolve():
+    root = root.resolve()
+    if PACKAGE.parent != root:
         return []
     return [str(po.with_suffix(".mo").relative_to(root)) for po in sorted(COURSE_LOCALE.glob("*/LC_MESSAGES/course.po"))
             if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").read_bytes() != compile_mo(po)]

@@ -96,8 +96,8 @@ class Session:
         self.process = process
         return process
 
-    def ask(self, calls: list[runtime.CallSpec]) -> list | tuple[str, str]:
-        """One case's outputs, or (function, error message); raises ``Died``."""
+    def ask(self, calls: list[runtime.CallSpec]) -> list | tuple[str, str, bool]:
+        """One case's outputs, or (function, error message, missing); raises ``Died``."""
         process = self.process or self.start()
         process.send({"op": "case", "calls": calls})
         message, buffers = process.receive(self.limits.call_seconds * len(calls))
@@ -174,8 +174,8 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                         session.drop()
                     else:
                         if isinstance(answer, tuple):
-                            fn, message = answer
-                            if message.startswith(f"{fn} is not defined"):
+                            fn, message, is_missing = answer
+                            if is_missing:
                                 missing.add(fn)
                         else:
                             message = judge_case(question, case, answer, fixtures)

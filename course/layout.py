@@ -13,9 +13,9 @@ from pathlib import Path
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # What a student's machine needs to run a notebook and `otter check` (a kernel included).
-STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib", "otter-grader", "ipykernel")
+STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib", "setuptools", "otter-grader", "ipykernel")
 # What the hardened grader needs on Gradescope (no otter, no Jupyter: it runs the code cells itself).
-GRADER_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib")
+GRADER_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib", "setuptools")
 
 
 class CourseError(Exception):

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from course.layout import CourseError
-from course.results import Result, Status
+from course.results import Result
 
 CANVAS = "canvas"
 MOODLE = "moodle"
@@ -368,8 +368,13 @@ def group(results: list[Result], roster: Roster | None = None) -> list[Submitter
                 by_key.setdefault(key, i)
     groups: dict[tuple, list[tuple[Identity, Result]]] = {}
     rows: dict[tuple, int | None] = {}
-    for result in results:
-        identity = identify(result.source)
+    identities = [identify(r.source) for r in results]
+    plain = [PurePosixPath(r.source).parts for r, i in zip(results, identities) if i.lms == ""]
+    if plain and all(len(p) >= 3 and p[0] == plain[0][0] for p in plain):
+        # a zip of the class folder ("submissions/jdoe/hw01.ipynb"): students are one level down
+        identities = [identify("/".join(PurePosixPath(r.source).parts[1:])) if i.lms == "" else i
+                      for r, i in zip(results, identities)]
+    for result, identity in zip(results, identities):
         row = None
         if roster is not None:
             if identity.lms == roster.lms:

@@ -47,7 +47,9 @@ def stub_source(fn, catalogue: i18n.Catalogue | None = None) -> str:
     indent = " " * first_body.col_offset
     if docstring is not None and catalogue is not None and catalogue.language != "en":
         translated = catalogue.gettext(inspect.cleandoc(docstring)).splitlines()
-        head = lines[: node.body[0].lineno - 1] + [f'{indent}"""{translated[0]}',
+        opening = lines[node.body[0].lineno - 1].strip()
+        prefix = opening[: opening.index('"')]  # r for docstrings with LaTeX backslashes
+        head = lines[: node.body[0].lineno - 1] + [f'{indent}{prefix}"""{translated[0]}',
                                                     *[f"{indent}{line}".rstrip() for line in translated[1:]],
                                                     f'{indent}"""']
     return "\n".join([

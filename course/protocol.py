@@ -16,7 +16,7 @@ Messages, in order:
     student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "..."}], "notes": [...]}
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
-                     | {"error": "...", "fn": "..."}
+                     | {"error": "...", "fn": "...", "missing": bool}
 """
 
 from __future__ import annotations
@@ -161,12 +161,13 @@ def validate_ready(message: object) -> tuple[list[tuple[int, str]], list[str]]:
     return errors, notes
 
 
-def validate_outputs(message: object, calls: int) -> list | tuple[str, str]:
-    """A case's answer: the packed outputs (one per call), or (function, error message)."""
+def validate_outputs(message: object, calls: int) -> list | tuple[str, str, bool]:
+    """A case's answer: the packed outputs (one per call), or (function, error message,
+    whether the function is missing)."""
     if isinstance(message, dict) and set(message) == {"outputs"} and isinstance(message["outputs"], list) \
             and len(message["outputs"]) == calls:
         return message["outputs"]
-    if isinstance(message, dict) and set(message) == {"error", "fn"} and isinstance(message["error"], str) \
-            and isinstance(message["fn"], str):
-        return clean(message["fn"], 100), clean(message["error"], 1000)
+    if isinstance(message, dict) and set(message) == {"error", "fn", "missing"} and isinstance(message["error"], str) \
+            and isinstance(message["fn"], str) and isinstance(message["missing"], bool):
+        return clean(message["fn"], 100), clean(message["error"], 1000), message["missing"]
     raise ProtocolViolation("a malformed answer to a case")

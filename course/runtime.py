@@ -348,11 +348,12 @@ def call(functions: dict, spec: CallSpec, fixtures: dict) -> Any:
 
 
 class CallFailed(Exception):
-    """A call raised, changed an input or called a forbidden API; the message says so."""
+    """A call raised, changed an input or called a forbidden API; the message says so, and
+    ``missing`` tells a function that is not defined at all."""
 
-    def __init__(self, fn: str, message: str):
+    def __init__(self, fn: str, message: str, missing: bool = False):
         super().__init__(message)
-        self.fn = fn
+        self.fn, self.missing = fn, missing
 
 
 def run_case(functions: dict, calls: list[CallSpec], fixtures: dict) -> list:
@@ -362,7 +363,8 @@ def run_case(functions: dict, calls: list[CallSpec], fixtures: dict) -> list:
         try:
             outputs.append(call(functions, spec, fixtures))
         except Exception as error:  # the student's error, described; the traceback stays here
-            raise CallFailed(spec["fn"], describe_error(spec["fn"], error)) from None
+            missing = isinstance(error, NameError) and spec["fn"] not in functions
+            raise CallFailed(spec["fn"], describe_error(spec["fn"], error), missing) from None
     return outputs
 
 

@@ -17,7 +17,7 @@ import nbformat
 ANSWER_TAG = "otter_answer_cell"
 
 
-@dataclass
+@dataclass(eq=False)
 class Bug:
     """A realistic wrong answer, kept in ``solutions/<name>/bugs.py`` beside the reference:
     ``function`` replaced by ``source`` scores ``expected`` on the questions named there; every
@@ -75,7 +75,10 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
 
 def functions_with(reference_module, replaced: dict[str, str]) -> dict:
     """The reference's functions with some replaced by source text, as a notebook defines them."""
-    namespace: dict = {"__name__": "__main__"}
+    import math
+
+    import torch
+    namespace: dict = {"__name__": "__main__", "math": math, "torch": torch}
     exec(compile(inspect.getsource(reference_module), reference_module.__file__, "exec"), namespace)
     for source in replaced.values():
         exec(source, namespace)
@@ -85,10 +88,16 @@ def functions_with(reference_module, replaced: dict[str, str]) -> dict:
 def score_in_process(plan: dict, functions: dict) -> dict[str, float]:
     """Points per question, judged here without a sandbox or otter: a quick check for authors
     (the tests grade the same variants for real with both graders)."""
+    import torch
+
     from course import checks, runtime
 
+    runtime.install_guards({api for q in plan["questions"] for c in q["cases"] for call in c["calls"]
+                            for api in call.get("forbid", ())})
     fixtures = runtime.load_fixtures(plan["fixtures"])
     scores: dict[str, float] = {}
+    dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # as every notebook of the course sets it
     for q in plan["questions"]:
         scores[q["name"]] = 0.0
         for case in q["cases"]:
@@ -98,4 +107,5 @@ def score_in_process(plan: dict, functions: dict) -> dict[str, float]:
                 scores[q["name"]] += case["points"]
             except (runtime.CallFailed, checks.CheckFailure):
                 pass
+    torch.set_default_dtype(dtype)
     return scores

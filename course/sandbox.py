@@ -150,12 +150,12 @@ def drop_privileges(student_uid: int) -> str:
         os.setgroups([])
         os.setresgid(student_uid, student_uid, student_uid)
         os.setresuid(student_uid, student_uid, student_uid)
-        identity = f"uid {student_uid}, no groups, no capabilities"
+        identity = "an unprivileged uid of its own, no groups, no capabilities"
     else:
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
         data = (ctypes.c_uint32 * 6)()
         LIBC.syscall(_SYSCALLS["capset"], header, data)
-        identity = f"uid {os.getuid()} in its own user namespace, no capabilities"
+        identity = "its own user namespace, no capabilities"
     resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
     LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL: a change of uid cleared it
     return f"identity: {identity}; at most {MAX_TASKS} threads"

@@ -64,11 +64,15 @@ def course_template(root: Path) -> Catalog:
     return template
 
 
-def update_catalogues(root: Path, language: str) -> list[str]:
+def update_catalogues(root: Path, language: str, only: list[str] | None = None) -> list[str]:
+    """Update the course's catalogue and each assignment's (``only``: "course" and/or names)."""
     lines = []
-    total, missing = _update(i18n.COURSE_LOCALE / language / "LC_MESSAGES" / "course.po", course_template(root), language)
-    lines.append(f"course messages: {total} strings, {missing} untranslated")
-    for source in build.sources(root):
+    if not only or "course" in only:
+        total, missing = _update(i18n.COURSE_LOCALE / language / "LC_MESSAGES" / "course.po", course_template(root),
+                                 language)
+        lines.append(f"course messages: {total} strings, {missing} untranslated")
+    names = [name for name in only or [] if name != "course"]
+    for source in build.sources(root, names or None) if (names or not only) else []:
         template = _catalogue(None)
         for message in i18n.content_messages(source.module("questions").QUESTIONS, source.module("reference"),
                                              source.prose("en")):

@@ -136,9 +136,10 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
             buffers: list[bytes] = []
             reply = {"outputs": [runtime.pack(value, buffers) for value in outputs]}
         except runtime.CallFailed as failure:
-            reply, buffers = {"error": str(failure), "fn": failure.fn}, []
+            reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing}, []
         except BaseException as error:  # SystemExit from a student's function, say
-            reply, buffers = {"error": protocol.clean(f"{type(error).__name__}: {error}", 300), "fn": "?"}, []
+            reply, buffers = {"error": protocol.clean(f"{type(error).__name__}: {error}", 300), "fn": "?",
+                              "missing": False}, []
         try:
             protocol.send(channel, reply, buffers)
         except (ValueError, TypeError):  # a value JSON cannot carry

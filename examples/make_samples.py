@@ -1,22 +1,20 @@
 """Regenerate the bundled sample submissions: `python examples/make_samples.py`.
 
-For each assignment, five notebooks a new user can grade right away: the reference answers
-(correct), two realistic bugs from the assignment's tests (partly_wrong), the untouched stub,
-a truncated file (broken) and a notebook that forges results and exits (hostile).
+For each assignment, notebooks a new user can grade right away: the reference answers
+(correct), two realistic bugs from its bugs.py (partly_wrong), the untouched stub, a truncated
+file (broken) and a notebook that forges results and exits (hostile); and the Korean edition's
+correct notebook where there is one (correct_ko).
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
+import importlib.util
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from course import samples
+from course.build import edition_folder, sources
 
-from course import samples  # noqa: E402
-from course.build import sources  # noqa: E402
-from tests.grading import student_notebook  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 HOSTILE = '''import json, os
 for path in ["results.json", "../results/results.json", "tests/q1.py"]:
@@ -29,21 +27,29 @@ os._exit(0)
 '''
 
 
-def notebooks(name: str) -> dict[str, bytes]:
-    source = sources(only=[name])[0]
+def bugs(folder: Path) -> list[samples.Bug]:
+    spec = importlib.util.spec_from_file_location(f"bugs_{folder.name}", folder / "bugs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BUGS
+
+
+def notebooks(source) -> dict[str, bytes]:
     answers = samples.reference_answers(source.module("reference"))
-    bugs = importlib.import_module(f"tests.test_{name}").BUGS
-    first_two = {}
-    for bug in bugs:
+    first_two: dict[str, str] = {}
+    for bug in bugs(source.folder):
         if bug.function not in first_two and len(first_two) < 2:
             first_two[bug.function] = bug.source
-    student = student_notebook(name)
+    student = edition_folder(ROOT, source.name, "en") / f"{source.name}.ipynb"
     made = {
         "correct": samples.fill(student, answers),
         "partly_wrong": samples.fill(student, {**answers, **first_two}),
         "untouched": samples.fill(student, {}),
         "hostile": samples.fill(student, answers, [HOSTILE]),
     }
+    for language in source.languages()[1:]:
+        made[f"correct_{language}"] = samples.fill(edition_folder(ROOT, source.name, language) / f"{source.name}.ipynb",
+                                                   answers)
     out = {f"{kind}.ipynb": samples.dumps(nb).encode() for kind, nb in made.items()}
     out["broken.ipynb"] = out["correct.ipynb"][: len(out["correct.ipynb"]) // 3]
     return out
@@ -51,7 +57,7 @@ def notebooks(name: str) -> dict[str, bytes]:
 
 def expected_files() -> dict[Path, bytes]:
     return {ROOT / "examples" / "submissions" / s.name / file: data
-            for s in sources() for file, data in notebooks(s.name).items()}
+            for s in sources(ROOT) for file, data in notebooks(s).items()}
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from course import layout, samples
 from course.batch import grade_all
 from course.build import edition_folder, sources
 from course.pool import Limits
+from course.render import SUPPORT
 from course.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +55,9 @@ def make_submission(assignment: str, replaced: dict[str, str] | None, folder: Pa
 
 
 def with_public_tests(notebook: Path, assignment: str, language: str = "en") -> Path:
-    shutil.copytree(edition_folder(ROOT, assignment, language) / "tests", notebook.parent / "tests", dirs_exist_ok=True)
+    """Beside the notebook, what a student downloads with it: tests/ and the support package."""
+    for folder in ("tests", SUPPORT):
+        shutil.copytree(edition_folder(ROOT, assignment, language) / folder, notebook.parent / folder, dirs_exist_ok=True)
     return notebook
 
 
@@ -64,11 +67,8 @@ def otter_run(assignment: str, notebook: Path) -> dict[str, float]:
                     "-o", str(notebook.parent), str(notebook)],
                    cwd=notebook.parent, check=True, capture_output=True, timeout=600)
     results = json.loads((notebook.parent / "results.json").read_text(encoding="utf-8"))
-    scores: dict[str, float] = {}
-    for test in results["tests"]:
-        question = test["name"].split(" - ")[0].split(":")[0].strip()
-        scores[question] = scores.get(question, 0.0) + test.get("score", 0.0)
-    return scores
+    questions = set(question_points(assignment))
+    return {t["name"]: t["score"] for t in results["tests"] if t["name"] in questions}
 
 
 def course_grade(assignment: str, folder: Path, output: Path, limits: Limits | None = None,

@@ -1,7 +1,13 @@
-"""Shared Hypothesis strategies: float64 inputs of moderate size (no overflow in exp)."""
+"""Shared Hypothesis strategies for the assignments' unit tests: float64 inputs of moderate size
+(no overflow in exp), seeds for torch generators, and small sizes."""
 
 import torch
 from hypothesis import strategies as st
+
+# A seed for torch.Generator().manual_seed.
+seeds = st.integers(0, 2**31 - 1)
+# A small dimension: a vector's length, a matrix's side, a batch size.
+sizes = st.integers(1, 6)
 
 moderate_floats = st.floats(-5, 5, allow_nan=False, allow_infinity=False)
 

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from course import pool
 from course.pool import Limits
 from tests.grading import autograder_zip, course_grade, make_submission, question_points, source_of
 
+pytestmark = pytest.mark.xdist_group("attacks")
 ASSIGNMENT = "hw01_derivatives"
 FULL = sum(question_points(ASSIGNMENT).values())
 LIMITS = Limits(notebook_seconds=15, call_seconds=4, memory_mb=3072)
@@ -296,19 +298,28 @@ with ThreadPoolExecutor(4) as pool:
     (folder / "__MACOSX" / "._honest.ipynb").write_bytes(b"\0\5\x16\7")
     (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     before = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in targets}
-    results = course_grade(ASSIGNMENT, folder, output, limits=LIMITS)
-    leftovers = [pid for pid in os.listdir("/proc") if pid.isdigit() and _is_worker(pid)]
+    started: list[int] = []  # every worker and student process of this batch
+    with pytest.MonkeyPatch.context() as patch:
+        launch, start = pool.Worker.launch, pool.Worker.__init__
+
+        def recording_launch(self, limits):
+            process = launch(self, limits)
+            started.append(process.pid)
+            return process
+
+        def recording_start(self, *args):
+            start(self, *args)
+            started.append(self.process.pid)
+
+        patch.setattr(pool.Worker, "launch", recording_launch)
+        patch.setattr(pool.Worker, "__init__", recording_start)
+        results = course_grade(ASSIGNMENT, folder, output, limits=LIMITS)
+    leftovers = [pid for pid in started if Path(f"/proc/{pid}").exists()]
     yield {"results": results, "expected": {name: spec[3] for name, spec in attacks.items()}, "before": before,
-           "received": received, "output": output, "root": root, "leftovers": leftovers}
+           "received": received, "output": output, "root": root, "leftovers": leftovers,
+           "started": started}
     listener.close()
     agent.close()
-
-
-def _is_worker(pid: str) -> bool:
-    try:
-        return b"course.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
 
 
 def marker(result) -> str:
@@ -393,7 +404,7 @@ def test_no_secret_and_no_canary_reach_the_output(battlefield):
 
 
 def test_nothing_outlives_the_batch(battlefield):
-    assert battlefield["leftovers"] == []
+    assert len(battlefield["started"]) > 30 and battlefield["leftovers"] == []
     scratch = [p for p in Path("/tmp").glob(f"course-grade-{os.getpid()}-*")]
     assert scratch == []
 

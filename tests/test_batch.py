@@ -1,4 +1,5 @@
-"""`course grade` as an instructor runs it: any file names, LMS zips, a roster, resumable."""
+"""`course grade` as an instructor runs it: odd files, resumable, interruptible, and nothing
+outlives it."""
 
 from __future__ import annotations
 
@@ -8,68 +9,60 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
-from course.batch import collect, student_id
+from course.submissions import collect
 from tests.grading import autograder_zip, make_submission, question_points
 
-pytestmark = pytest.mark.slow
 ASSIGNMENT = "hw01_derivatives"
 FULL = sum(question_points(ASSIGNMENT).values())
 WRONG_RELU = {"relu_grad": "def relu_grad(x):\n    return (x >= 0).to(x.dtype)\n"}
+LOOP = ["while True:\n    pass"]
 
 
 def course(*args, **kwargs):
     return subprocess.run([sys.executable, "-m", "course.cli", *args], capture_output=True, text=True, **kwargs)
 
 
-@pytest.mark.parametrize("path, expected", [
-    ("doejane_12345_67890_hw01_derivatives.ipynb", "12345"),
-    ("doejane_LATE_12345_67890_hw01_derivatives-1.ipynb", "12345"),
-    ("Jane Doe_4242_assignsubmission_file_/hw01_derivatives.ipynb", "4242"),
-    ("jdoe/hw01_derivatives.ipynb", "jdoe"),
-    ("jdoe.ipynb", "jdoe"),
-])
-def test_student_ids_from_lms_file_names(path, expected):
-    assert student_id(path) == expected
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` now (its workers and their student processes)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit():
+                status = Path(f"/proc/{entry}/status").read_text()
+                parents[int(entry)] = int(status.split("PPid:")[1].split()[0])
+        except (OSError, IndexError, ValueError):
+            pass
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
-def test_canvas_zip_with_roster_exports_to_canvas_and_moodle(tmp_path):
-    made = tmp_path / "made"
-    right = make_submission(ASSIGNMENT, {}, made, "right")
-    wrong = make_submission(ASSIGNMENT, WRONG_RELU, made, "wrong")
-    canvas = tmp_path / "submissions.zip"
-    with zipfile.ZipFile(canvas, "w") as z:
-        z.write(right, "doejane_12345_67890_hw01_derivatives.ipynb")
-        z.write(wrong, "roebob_LATE_222_333_hw01_derivatives.ipynb")
-        z.writestr("smithann_444_555_notes.pdf", b"%PDF-1.4")
-        z.writestr("__MACOSX/._junk", b"")
-    roster = tmp_path / "roster.csv"
-    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section,Email address\n"
-                      "\"Doe, Jane\",12345,S1,jdoe,A,jdoe@uni.edu\n\"Roe, Bob\",222,S2,broe,A,broe@uni.edu\n"
-                      "\"Smith, Ann\",444,S3,asmith,B,asmith@uni.edu\n")
-    out = tmp_path / "graded"
-    result = course("grade", str(canvas), "--assignment", ASSIGNMENT, "--output", str(out),
-                    "--autograder", str(autograder_zip(ASSIGNMENT)), "--roster", str(roster))
-    assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader(open(out / "gradebook.csv")))
-    assert [(r["student"], r["status"], r["total"]) for r in rows] == [
-        ("12345", "ok", f"{FULL:g}"), ("222", "ok", f"{FULL - 3:g}"), ("444", "not a notebook", "0")]
-    canvas_rows = list(csv.reader(open(out / "canvas.csv")))
-    assert canvas_rows[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT]
-    assert canvas_rows[1][0] == "Points Possible"
-    assert canvas_rows[2] == ["Doe, Jane", "12345", "S1", "jdoe", "A", f"{FULL:g}"]
-    moodle_rows = list(csv.reader(open(out / "moodle.csv")))
-    assert moodle_rows[2][:2] == ["broe@uni.edu", f"{FULL - 3:g}"]
-    feedback = (out / "feedback" / "roebob_LATE_222_333_hw01_derivatives.ipynb.md").read_text()
-    assert "q3. ReLU derivative: 1 / 4" in feedback and "failed (hidden)" in feedback
-    gradescope = json.loads((out / "gradescope" / "doejane_12345_67890_hw01_derivatives.ipynb.json").read_text())
-    assert gradescope["score"] == FULL and all({"name", "score", "max_score", "output", "visibility"} <= set(t)
-                                               for t in gradescope["tests"])
-    assert (out / "grading.log").read_text()
+def watch(process: subprocess.Popen, until) -> set[int]:
+    """Every process that ran below ``process`` while polling, until ``until()`` is true."""
+    seen: set[int] = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not until():
+        seen |= descendants(process.pid)
+        time.sleep(0.2)
+    return seen | descendants(process.pid)
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()
+            and "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()}
+
+
+def scratch_of(pid: int) -> list[Path]:
+    return list(Path(tempfile.gettempdir()).glob(f"course-grade-{pid}-*"))
 
 
 def test_otter_export_zips_and_odd_files_in_a_folder(tmp_path):
@@ -83,16 +76,67 @@ def test_otter_export_zips_and_odd_files_in_a_folder(tmp_path):
         z.write(right, "a.ipynb")
         z.write(right, "b.ipynb")
     (folder / "truncated.ipynb").write_text(right.read_text()[:500])
-    (folder / "v3.ipynb").write_text(json.dumps({"nbformat": 3, "worksheets": []}))
     (folder / ".DS_Store").write_text("")
-    found = {s.source: s for s in collect(folder)}
-    assert set(found) == {"ana_export.zip", "two_notebooks.zip", "truncated.ipynb", "v3.ipynb"}
-    assert found["ana_export.zip"].raw == right.read_bytes()
-    assert "2 notebooks" in found["two_notebooks.zip"].problem
+    (folder / ".dotfile.ipynb").write_bytes(right.read_bytes())
+    notes: list[str] = []
+    found = {s.source: s for s in collect(folder, log=notes.append)}
+    assert set(found) == {"ana_export.zip", "two_notebooks.zip", "truncated.ipynb", ".dotfile.ipynb"}
+    assert found["ana_export.zip"].notebook() == (right.read_bytes(), "")
+    assert "2 notebooks" in found["two_notebooks.zip"].notebook()[1]
+    assert notes == ["skipped 1 metadata files: .DS_Store"]
 
 
+def test_regrading_gives_the_same_result(tmp_path):
+    made = tmp_path / "made"
+    make_submission(ASSIGNMENT, WRONG_RELU, made, "wrong")
+    make_submission(ASSIGNMENT, {}, made, "random", ["import random\nprint(random.random())"])
+    records = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        done = course("grade", str(made), "--assignment", ASSIGNMENT, "--output", str(out),
+                      "--autograder", str(autograder_zip(ASSIGNMENT)))
+        assert done.returncode == 0, done.stderr
+        records.append({p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != "seconds"}
+                        for p in sorted((out / "results").glob("*.json"))})
+    assert records[0] == records[1]
+    assert records[0]["wrong_hw01_derivatives.ipynb.json"]["questions"]["q3"] < question_points(ASSIGNMENT)["q3"]
+
+
+def test_grade_finds_the_autograder_from_the_course_folder(tmp_path):
+    made = tmp_path / "made"
+    make_submission(ASSIGNMENT, {}, made, "right")
+    elsewhere = subprocess.run([sys.executable, "-m", "course.cli", "grade", str(made), "--assignment", ASSIGNMENT,
+                                "--output", str(tmp_path / "out")], capture_output=True, text=True,
+                               cwd=Path(__file__).parent)  # a subfolder of the course
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    lost = subprocess.run([sys.executable, "-m", "course.cli", "grade", str(made), "--assignment", ASSIGNMENT,
+                           "--output", str(tmp_path / "out2")], capture_output=True, text=True, cwd=tmp_path)
+    assert lost.returncode == 2 and "no course here" in lost.stderr and "Traceback" not in lost.stderr
+
+
+def test_ctrl_c_stops_everything_and_leaves_nothing(tmp_path):
+    made = tmp_path / "made"
+    for i in range(6):
+        make_submission(ASSIGNMENT, {}, made, f"loop{i}", LOOP)
+    grader = subprocess.Popen([sys.executable, "-m", "course.cli", "grade", str(made), "--assignment", ASSIGNMENT,
+                               "--output", str(tmp_path / "out"), "--autograder", str(autograder_zip(ASSIGNMENT))],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    below = watch(grader, until=lambda: len(descendants(grader.pid)) >= 4 or time.monotonic() - started > 120)
+    time.sleep(2)  # two workers, each grading a looping notebook in a student process
+    below |= descendants(grader.pid)
+    assert len(below) >= 4, below
+    grader.send_signal(signal.SIGINT)
+    grader.wait(timeout=60)
+    assert grader.returncode != 0
+    time.sleep(1)
+    assert alive(below) == set() and scratch_of(grader.pid) == []
+
+
+@pytest.mark.slow
 def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
-    """100 mixed submissions: kill the batch midway, run it again: 100 rows, nothing regraded."""
+    """100 mixed submissions: kill -9 the batch midway (nothing may survive it), run it again:
+    100 rows, nothing regraded, and the killed run's scratch folder is gone."""
     made = tmp_path / "made"
     kinds = {
         "right": make_submission(ASSIGNMENT, {}, made, "right").read_bytes(),
@@ -101,7 +145,7 @@ def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
         "hostile": make_submission(ASSIGNMENT, {}, made, "hostile", ["import os\nos._exit(3)"]).read_bytes(),
     }
     looping = {
-        "loop": make_submission(ASSIGNMENT, {}, made, "loop", ["while True:\n    pass"]).read_bytes(),
+        "loop": make_submission(ASSIGNMENT, {}, made, "loop", LOOP).read_bytes(),
         "forkbomb": make_submission(ASSIGNMENT, None, made, "forkbomb",
                                     ["import os\nwhile True:\n    try:\n        os.fork()\n"
                                      "    except OSError:\n        pass"]).read_bytes(),
@@ -119,45 +163,41 @@ def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
     out = tmp_path / "graded"
     args = [sys.executable, "-m", "course.cli", "grade", str(folder), "--assignment", ASSIGNMENT,
             "--output", str(out), "--autograder", str(autograder_zip(ASSIGNMENT)), "--timeout", "8"]
-    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = out / "results"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and len(list(results.glob("*.json"))) < 30:
-        time.sleep(0.2)
-    os.killpg(first.pid, signal.SIGKILL)
+    below = watch(first, until=lambda: len(list(results.glob("*.json"))) >= 30)
+    first.kill()
     first.wait()
+    time.sleep(1)
+    assert below and alive(below) == set(), "student processes outlived a killed batch"
     done_before = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
     assert 30 <= len(done_before) < 100, f"the batch was not killed halfway ({len(done_before)} done)"
+    assert scratch_of(first.pid), "a killed batch leaves its scratch folder (to be removed by the next run)"
 
     second = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr
     assert f"{len(done_before)} already graded, {100 - len(done_before)} to grade" in second.stderr
+    assert scratch_of(first.pid) == []
     for name, mtime in done_before.items():
         assert (results / name).stat().st_mtime_ns == mtime, f"{name} was regraded"
-    rows = list(csv.DictReader(open(out / "gradebook.csv")))
+    rows = list(csv.DictReader(open(out / "gradebook.csv", encoding="utf-8")))
     assert len(rows) == 100
-    by_kind = {}
-    for row in rows:
-        by_kind.setdefault(row["submission"].split("_")[1].removesuffix(".ipynb"), set()).add((row["status"], row["total"]))
+    by_kind: dict[str, set] = {}
+    for path in results.glob("*.json"):
+        record = json.loads(path.read_text())
+        kind = record["source"].split("_")[1].removesuffix(".ipynb")
+        by_kind.setdefault(kind, set()).add((record["status"], record["score"]))
     # each kind graded alike, whichever run graded it
-    assert by_kind == {"right": {("ok", f"{FULL:g}")}, "wrong": {("ok", f"{FULL - 3:g}")},
-                       "stub": {("cell errors", "0")}, "hostile": {("crashed", "0")},
-                       "broken": {("not a notebook", "0")}, "loop": {("timeout", "0")},
-                       "forkbomb": {("timeout", "0")}}
-
+    assert by_kind == {"right": {("ok", FULL)}, "wrong": {("ok", FULL - _relu_bug_loss())},
+                       "stub": {("cell errors", 0)}, "hostile": {("crashed", 0)},
+                       "broken": {("not a notebook", 0)}, "loop": {("timeout", 0)}, "forkbomb": {("timeout", 0)}}
     third = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert "100 already graded, 0 to grade" in third.stderr
 
 
-def test_regrading_gives_the_same_result(tmp_path):
-    made = tmp_path / "made"
-    make_submission(ASSIGNMENT, WRONG_RELU, made, "wrong")
-    make_submission(ASSIGNMENT, {}, made, "loop", ["import random\nprint(random.random())"])
-    records = []
-    for run in ("a", "b"):
-        out = tmp_path / run
-        assert course("grade", str(made), "--assignment", ASSIGNMENT, "--output", str(out),
-                      "--autograder", str(autograder_zip(ASSIGNMENT))).returncode == 0
-        records.append({p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != "seconds"}
-                        for p in sorted((out / "results").glob("*.json"))})
-    assert records[0] == records[1]
+def _relu_bug_loss() -> float:
+    from course import samples
+    from tests.grading import source_of
+    source = source_of(ASSIGNMENT)
+    scores = samples.score_in_process(source.plan(), samples.functions_with(source.module("reference"), WRONG_RELU))
+    return sum(question_points(ASSIGNMENT).values()) - sum(scores.values())

@@ -1,21 +1,23 @@
-"""hw05_flows: the reference against autograd, slogdet and numerical integration, and realistic
-bugs graded for real."""
+"""hw05_flows: the reference against autograd, slogdet and numerical integration, the exact inputs
+of the plan, the numbers the prose claims, and the realistic bugs and other correct answers of
+solutions/hw05_flows/bugs.py, scored in process (the shared grading test grades them for real)."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.grading import Bug, assert_bugs_lose_exactly, source_of
-from tests.strategies import float64_vectors, moderate_floats
+from course import build
+from tests.strategies import float64_vectors, moderate_floats, seeds
 
-ASSIGNMENT = "hw05_flows"
-ref = source_of(ASSIGNMENT).module("reference")
-questions = source_of(ASSIGNMENT).module("questions")
-
-seeds = st.integers(0, 2**31 - 1)
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = build.sources(ROOT, ["hw05_flows"])[0]
+ref = SOURCE.module("reference")
+questions = SOURCE.module("questions")
+bugs = SOURCE.module("bugs")
 
 
 def random(seed, *shape):
@@ -63,9 +65,10 @@ def test_log_abs_det_jacobian_of_a_linear_map_is_slogdet_of_its_matrix(n, seed):
 
 def test_log_abs_det_jacobian_survives_underflow_overflow_and_negative_determinants():
     x = random(0, 200)
-    # The naive answers are really broken here: this is what the hidden cases catch.
-    assert torch.linalg.det(torch.autograd.functional.jacobian(questions.shrink_by_1000, x)) == 0
-    assert torch.isinf(torch.linalg.det(torch.autograd.functional.jacobian(questions.stretch_and_bend, x)))
+    # The naive answers are really broken here: this is what the hidden cases catch. (The
+    # Jacobians are 1e-3 I and 1e3 I + diag(cos x).)
+    assert torch.linalg.det(1e-3 * torch.eye(200, dtype=torch.float64)) == 0
+    assert torch.isinf(torch.linalg.det(torch.diag(1e3 + torch.cos(x))))
     assert ref.log_abs_det_jacobian(questions.shrink_by_1000, x) == pytest.approx(200 * math.log(1e-3), rel=1e-12)
     expected = sum(math.log(1e3 + math.cos(v)) for v in x.tolist())
     assert ref.log_abs_det_jacobian(questions.stretch_and_bend, x) == pytest.approx(expected, rel=1e-12)
@@ -188,63 +191,52 @@ def test_planar_hidden_cases_cover_both_signs_and_stay_away_from_zero():
         assert (value.abs() > 0.5).all()
 
 
-# --- realistic bugs, graded for real -------------------------------------------------------------------
+# --- the plan's exact inputs and the numbers the prose claims ------------------------------------------
 
-BUGS = [
-    Bug("polar determinant as r^2", "polar_jacobian_det",
-        "def polar_jacobian_det(r, theta):\n    return float(r ** 2)\n", {"q1": 1}),
-    Bug("polar determinant forgets the radius", "polar_jacobian_det",
-        "def polar_jacobian_det(r, theta):\n    return 1.0\n", {"q1": 0}),
-    Bug("polar determinant as abs(r)", "polar_jacobian_det",
-        "def polar_jacobian_det(r, theta):\n    return float(abs(r))\n", {"q1": 4}),
-    Bug("log(det J) without the absolute value", "log_abs_det_jacobian",
-        "def log_abs_det_jacobian(f, x):\n"
-        "    J = torch.autograd.functional.jacobian(f, x)\n"
-        "    return float(torch.log(torch.linalg.det(J)))\n", {"q2": 3}),
-    Bug("log(abs(det J)) instead of slogdet", "log_abs_det_jacobian",
-        "def log_abs_det_jacobian(f, x):\n"
-        "    J = torch.autograd.functional.jacobian(f, x)\n"
-        "    return float(torch.log(torch.linalg.det(J).abs()))\n", {"q2": 5}),
-    Bug("affine log-det without abs", "affine_flow_log_det",
-        "def affine_flow_log_det(scale):\n    return float(torch.log(scale).sum())\n", {"q3": 2}),
-    Bug("affine log-det as the log of a product", "affine_flow_log_det",
-        "def affine_flow_log_det(scale):\n    return float(torch.log(scale.prod().abs()))\n", {"q3": 4}),
-    Bug("affine log-prob adds the log-det", "affine_flow_log_prob",
-        "def affine_flow_log_prob(x, scale, shift):\n"
-        "    z = (x - shift) / scale\n"
-        "    log_base = -0.5 * (z ** 2).sum(dim=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)\n"
-        "    return log_base + torch.log(scale.abs()).sum()\n", {"q4": 1}),
-    Bug("affine log-prob through the product of the scales", "affine_flow_log_prob",
-        "def affine_flow_log_prob(x, scale, shift):\n"
-        "    z = (x - shift) / scale\n"
-        "    log_base = -0.5 * (z ** 2).sum(dim=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)\n"
-        "    return log_base - torch.log(scale.prod().abs())\n", {"q4": 6}),
-    Bug("coupling layer without the exp", "coupling_forward",
-        "def coupling_forward(x, s, t):\n"
-        "    k = x.shape[-1] // 2\n"
-        "    x1, x2 = x[..., :k], x[..., k:]\n"
-        "    return torch.cat([x1, x2 * s(x1) + t(x1)], dim=-1), s(x1).sum(dim=-1)\n", {"q5": 1}),
-    Bug("coupling log_det as sum(exp(s))", "coupling_forward",
-        "def coupling_forward(x, s, t):\n"
-        "    k = x.shape[-1] // 2\n"
-        "    x1, x2 = x[..., :k], x[..., k:]\n"
-        "    scale = torch.exp(s(x1))\n"
-        "    return torch.cat([x1, x2 * scale + t(x1)], dim=-1), scale.sum(dim=-1)\n", {"q5": 0}),
-    Bug("coupling split with chunk (first half larger for odd d)", "coupling_forward",
-        "def coupling_forward(x, s, t):\n"
-        "    x1, x2 = x.chunk(2, dim=-1)\n"
-        "    return torch.cat([x1, x2 * torch.exp(s(x1)) + t(x1)], dim=-1), s(x1).sum(dim=-1)\n", {"q5": 4}),
-    Bug("planar log-det without abs", "planar_flow_log_det",
-        "def planar_flow_log_det(z, u, w, b):\n"
-        "    psi = (1 - torch.tanh(z @ w + b) ** 2)[:, None] * w\n"
-        "    return torch.log(1 + psi @ u)\n", {"q6": 4}),
-    Bug("planar psi without the (1 - tanh^2) factor", "planar_flow_log_det",
-        "def planar_flow_log_det(z, u, w, b):\n"
-        "    psi = torch.ones_like(z[:, :1]) * w\n"
-        "    return torch.log(torch.abs(1 + psi @ u))\n", {"q6": 0}),
-]
+def test_the_grid_and_the_log_2_input_are_exact():
+    grid = questions.GRID_1D[:, 0]
+    assert grid.shape == (721,) and grid[0] == -4 and grid[-1] == 5 and grid[80] == -3
+    torch.testing.assert_close(grid, torch.linspace(-4, 5, 721, dtype=torch.float64), rtol=0, atol=1e-15)
+    assert questions.LOG_2 == math.log(2)
 
 
-@pytest.mark.slow
-def test_realistic_bugs_lose_points_on_their_question_only():
-    assert_bugs_lose_exactly(ASSIGNMENT, BUGS)
+def test_the_large_scale_case_breaks_what_the_prompt_rules_out():
+    # The prompt says: no product of the scales, no square of a scale. Both overflow at 1e200.
+    scale = torch.tensor([1e200, -1e200, 1e200], dtype=torch.float64)
+    x = torch.tensor([[1e200, -2e200, 0.5e200]], dtype=torch.float64)
+    assert math.isinf(float(scale.prod().abs())) and math.isinf(float(scale[0] ** 2))
+    assert torch.isnan(torch.distributions.Normal(torch.zeros(3, dtype=torch.float64), scale.abs()).log_prob(x)).any()
+    assert torch.isfinite(ref.affine_flow_log_prob(x, scale, torch.zeros(3, dtype=torch.float64))).all()
+
+
+def test_prose_numbers():
+    # Section 2: det J = -3 for the notes' map; the polar determinant at r = 2 is 2.
+    J = torch.autograd.functional.jacobian(questions.notes_linear_map, torch.zeros(2, dtype=torch.float64))
+    assert float(torch.linalg.det(J)) == pytest.approx(-3)
+    assert ref.polar_jacobian_det(2.0, math.pi / 4) == pytest.approx(2.0, rel=1e-15)
+    # Section 3: det(1e-3 I_200) = 1e-600 underflows (the smallest positive float64 is about 5e-324,
+    # the smallest normal one 2.2e-308) while 200 log 1e-3 = -1381.55.
+    assert float(torch.linalg.det(1e-3 * torch.eye(200, dtype=torch.float64))) == 0.0
+    assert 2.2e-308 < torch.finfo(torch.float64).tiny < 2.3e-308
+    assert math.ulp(0.0) == pytest.approx(4.94e-324, rel=1e-2)  # "about 5e-324"
+    assert round(200 * math.log(1e-3), 2) == -1381.55  # the reference's value: the test below
+    # A 64 x 64 x 3 image has n = 12288.
+    assert 64 * 64 * 3 == 12288
+    # Section 4: scale [2, 3] gives log 6 = 1.7918; -log(12 pi) = -3.6296, one less at z = [1, 1].
+    assert round(ref.affine_flow_log_det(torch.tensor([2.0, 3.0], dtype=torch.float64)), 4) == 1.7918
+    log_p = ref.affine_flow_log_prob(torch.tensor([[1.0, -1.0], [3.0, 2.0]], dtype=torch.float64),
+                                     torch.tensor([2.0, 3.0], dtype=torch.float64), torch.tensor([1.0, -1.0], dtype=torch.float64))
+    assert [round(v, 4) for v in log_p.tolist()] == [-3.6296, -4.6296]
+    # 40 standard deviations out: log-density about -800, density 0 in float64.
+    far = float(ref.affine_flow_log_prob(torch.tensor([[40.0, 0.0]], dtype=torch.float64),
+                                         torch.ones(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)))
+    assert far == pytest.approx(-800 - math.log(2 * math.pi)) and math.exp(far) == 0.0
+    # 1e200 squared is beyond the largest float64, about 1.8e308.
+    assert math.isinf(1e200 * 1e200) and round(torch.finfo(torch.float64).max / 1e308, 1) == 1.8
+    # Section 5: x = [0, 2, 1, -1] with s = x1 / 2, t = x1 + 1: y = [0, 2, 2, 3 - e], log_det 1.
+    y, log_det = ref.coupling_forward(torch.tensor([[0.0, 2.0, 1.0, -1.0]], dtype=torch.float64),
+                                      questions.half, questions.plus_one)
+    assert y.tolist() == [[0.0, 2.0, 2.0, 3 - math.e]] and log_det.tolist() == [1.0]
+    # Section 6: tanh(log 2) = 0.6, so psi = 0.64 w and the log-det is log 1.64; u.w = -3.5 in the demo.
+    assert math.tanh(math.log(2)) == pytest.approx(0.6) and 1 - 0.6 ** 2 == pytest.approx(0.64)
+    assert (-3.0 * 1.0) + (-0.25 * 2.0) == -3.5

@@ -4,34 +4,42 @@ import math
 
 import torch
 
+from course.runtime import AUTOGRAD_APIS
 from course.spec import Call, Case, Question, randn
 
 
 # Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.
+# The functions given to numerical_gradient are black boxes: they compute through Python floats,
+# so that autograd, by any route, gets nothing from them (finite differences only need values).
 def poly_xy(v):
     """x^2 + 3xy + y^2, the notes' first example."""
-    x, y = v[0], v[1]
-    return x ** 2 + 3 * x * y + y ** 2
+    x, y = v.tolist()
+    return torch.tensor(x ** 2 + 3 * x * y + y ** 2, dtype=v.dtype)
 
 
 def bowl(v):
-    return (v ** 2).sum()
+    return torch.tensor(sum(c ** 2 for c in v.tolist()), dtype=v.dtype)
 
 
 def saddle(v):
-    return v[0] ** 2 - v[1] ** 2
+    x, y = v.tolist()
+    return torch.tensor(x ** 2 - y ** 2, dtype=v.dtype)
 
 
 def sum_of_cubes(v):
-    return (v ** 3).sum()
+    return torch.tensor(sum(c ** 3 for c in v.tolist()), dtype=v.dtype)
 
 
 def smooth_energy(v):
-    return torch.logsumexp(v, dim=0) + torch.sin(v[0] * v[-1]) + (v ** 4).sum() / 4
+    c = v.tolist()
+    top = max(c)
+    value = top + math.log(sum(math.exp(a - top) for a in c)) + math.sin(c[0] * c[-1]) + sum(a ** 4 for a in c) / 4
+    return torch.tensor(value, dtype=v.dtype)
 
 
 def rosenbrock(v):
-    return (1 - v[0]) ** 2 + 100 * (v[1] - v[0] ** 2) ** 2
+    a, b = v.tolist()
+    return torch.tensor((1 - a) ** 2 + 100 * (b - a ** 2) ** 2, dtype=v.dtype)
 
 
 def grad_shifted_square(x):
@@ -71,13 +79,23 @@ def column(values):
 
 _generator = torch.Generator().manual_seed(7)
 _half = torch.randn(4, 4, generator=_generator, dtype=torch.float64)
-SYMMETRIC = _half + _half.T
-TALL_PHI = torch.randn(7, 3, generator=_generator, dtype=torch.float64)
-TALL_Y = torch.randn(7, generator=_generator, dtype=torch.float64)
-TALL_SOLUTION = torch.linalg.lstsq(TALL_PHI, TALL_Y.unsqueeze(1)).solution.squeeze(1)
+SYMMETRIC = _half + _half.T  # exact: each entry is one rounded sum, the same on every machine
+
+# A least-squares stationary point constructed exactly, not solved for: fit a parabola
+# theta_0 + theta_1 s + theta_2 s^2 to 7 points s = -3, ..., 3. The residual r is the discrete
+# cubic (-1, 1, 1, 0, -1, -1, 1), orthogonal to 1, s and s^2, so Phi^T r = 0 and theta* is the
+# least-squares solution of y = Phi theta* + r. Every number is a small integer or a quarter.
+_S = torch.arange(-3, 4, dtype=torch.float64)
+PARABOLA_PHI = torch.stack([torch.ones(7, dtype=torch.float64), _S, _S ** 2], dim=1)
+PARABOLA_RESIDUAL = t(-1, 1, 1, 0, -1, -1, 1)
+PARABOLA_THETA = t(1.5, -2.0, 0.25)
+PARABOLA_Y = 1.5 - 2.0 * _S + 0.25 * _S ** 2 + PARABOLA_RESIDUAL  # Phi theta* + r, exactly
+
+FINITE_DIFFERENCES = "use autograd (the question is to approximate the gradient from values of f)"
+BY_HAND = "use autograd (derive the gradient by hand)"
 
 QUESTIONS = [
-    Question("q1", "Numerical gradient", points=7, cases=[
+    Question("q1", "Numerical gradient", points=6, forbid=AUTOGRAD_APIS, because=FINITE_DIFFERENCES, cases=[
         Case("x^2 + 3xy + y^2 at (2, 3) is (13, 12)", Call("numerical_gradient", poly_xy, t(2, 3)),
              public=True, tol="numerical", expected=t(13, 12)),
         Case("x^2 + y^2 at (2, 1) is (4, 2)", Call("numerical_gradient", bowl, t(2, 1)),
@@ -85,7 +103,7 @@ QUESTIONS = [
         Case("the saddle x^2 - y^2 has zero gradient at the origin", Call("numerical_gradient", saddle, t(0, 0)),
              public=True, tol="numerical", expected=t(0, 0)),
         Case("smooth function of 6 variables at a random point",
-             Call("numerical_gradient", smooth_energy, randn(31, 6)), tol="numerical"),
+             Call("numerical_gradient", smooth_energy, randn(31, 6)), weight=2, tol="numerical"),
         Case("uses the step h it is given (error h^2 on a cubic)",
              Call("numerical_gradient", sum_of_cubes, t(1, -2, 0.5), h=0.1), tol="numerical"),
         Case("Rosenbrock function at a random point", Call("numerical_gradient", rosenbrock, randn(32, 2)),
@@ -117,36 +135,39 @@ QUESTIONS = [
              Call("gradient_descent", grad_shifted_square, t(0.0, 1.0, 5.0, dtype=torch.float32), 0.1, 10),
              tol="single"),
     ]),
-    Question("q3", "Direction of steepest ascent", points=7, cases=[
+    Question("q3", "Direction of steepest ascent", points=4, cases=[
         Case("x^2 + y^2 at (2, 1): the gradient (4, 2) points along (2, 1)/sqrt(5)",
-             Call("steepest_ascent_direction", t(4, 2)), public=True,
+             Call("steepest_ascent_direction", t(4, 2)), weight=2, public=True,
              expected=t(2 / math.sqrt(5), 1 / math.sqrt(5))),
         Case("saddle point: the zero gradient gives the zero vector, not NaN",
-             Call("steepest_ascent_direction", t(0, 0)), public=True, expected=t(0, 0)),
-        Case("random 7-dimensional gradient", Call("steepest_ascent_direction", randn(41, 7))),
+             Call("steepest_ascent_direction", t(0, 0)), weight=3, public=True, expected=t(0, 0)),
+        Case("random 7-dimensional gradient", Call("steepest_ascent_direction", randn(41, 7)), weight=2),
         Case("a tiny but nonzero gradient still gets unit length",
-             Call("steepest_ascent_direction", t(3e-10, -4e-10))),
-        Case("one-dimensional gradient keeps its sign", Call("steepest_ascent_direction", t(-2.5))),
+             Call("steepest_ascent_direction", t(3e-10, -4e-10)), weight=3),
+        Case("one-dimensional gradient keeps its sign", Call("steepest_ascent_direction", t(-2.5)), weight=2),
         Case("float32 gradient gives a float32 direction",
-             Call("steepest_ascent_direction", t(1, 2, 2, dtype=torch.float32)), tol="single"),
+             Call("steepest_ascent_direction", t(1, 2, 2, dtype=torch.float32)), weight=2, tol="single"),
         Case("zero float32 gradient in 5 dimensions stays zero and float32",
-             Call("steepest_ascent_direction", torch.zeros(5, dtype=torch.float32)), tol="single"),
+             Call("steepest_ascent_direction", torch.zeros(5, dtype=torch.float32)), weight=2, tol="single"),
     ]),
-    Question("q4", "Gradient of a quadratic form", points=7, cases=[
+    Question("q4", "Gradient of a quadratic form", points=5, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
         Case("x^2 + 3xy + y^2 = x^T A x with A = [[1, 3], [0, 1]] at (2, 3) is (13, 12)",
-             Call("quadratic_form_grad", m([1, 3], [0, 1]), t(2, 3)), public=True, expected=t(13, 12)),
+             Call("quadratic_form_grad", m([1, 3], [0, 1]), t(2, 3)), weight=3, public=True, expected=t(13, 12)),
         Case("the same function with the symmetric A = [[1, 1.5], [1.5, 1]] is also (13, 12)",
-             Call("quadratic_form_grad", m([1, 1.5], [1.5, 1]), t(2, 3)), public=True, expected=t(13, 12)),
+             Call("quadratic_form_grad", m([1, 1.5], [1.5, 1]), t(2, 3)), weight=3, public=True,
+             expected=t(13, 12)),
         Case("x^2 + 3xy + 2y^2 = x^T A x with A = [[1, 3], [0, 2]] at (1, 1) is (5, 7)",
-             Call("quadratic_form_grad", m([1, 3], [0, 2]), t(1, 1)), public=True, expected=t(5, 7)),
-        Case("random non-symmetric 5x5 matrix", Call("quadratic_form_grad", randn(51, 5, 5), randn(52, 5))),
-        Case("random symmetric 4x4 matrix", Call("quadratic_form_grad", SYMMETRIC, randn(53, 4))),
-        Case("the identity matrix", Call("quadratic_form_grad", torch.eye(3, dtype=torch.float64), randn(54, 3))),
+             Call("quadratic_form_grad", m([1, 3], [0, 2]), t(1, 1)), weight=3, public=True, expected=t(5, 7)),
+        Case("random non-symmetric 5x5 matrix", Call("quadratic_form_grad", randn(51, 5, 5), randn(52, 5)),
+             weight=4),
+        Case("random symmetric 4x4 matrix", Call("quadratic_form_grad", SYMMETRIC, randn(53, 4)), weight=3),
+        Case("the identity matrix", Call("quadratic_form_grad", torch.eye(3, dtype=torch.float64), randn(54, 3)),
+             weight=2),
         Case("float32 inputs give a float32 gradient",
              Call("quadratic_form_grad", m([1, 2], [3, 4], dtype=torch.float32), t(1, -1, dtype=torch.float32)),
-             tol="single"),
+             weight=2, tol="single"),
     ]),
-    Question("q5", "Least-squares gradient", points=7, cases=[
+    Question("q5", "Least-squares gradient", points=7, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
         Case("Phi = [[1, 0], [0, 1], [1, 1]], y = (1, 2, 3), theta = 0 gives -2 Phi^T y = (-8, -10)",
              Call("least_squares_grad", m([1, 0], [0, 1], [1, 1]), t(1, 2, 3), t(0, 0)), public=True,
              expected=t(-8, -10)),
@@ -158,8 +179,8 @@ QUESTIONS = [
         Case("more parameters than observations, N = 2, D = 5",
              Call("least_squares_grad", randn(64, 2, 5), randn(65, 2), randn(66, 5))),
         Case("a single parameter, D = 1", Call("least_squares_grad", randn(67, 6, 1), randn(68, 6), randn(69, 1))),
-        Case("the least-squares solution of a random system is a stationary point",
-             Call("least_squares_grad", TALL_PHI, TALL_Y, TALL_SOLUTION)),
+        Case("the least-squares fit of a parabola to 7 points is a stationary point",
+             Call("least_squares_grad", PARABOLA_PHI, PARABOLA_Y, PARABOLA_THETA)),
         Case("float32 inputs give a float32 gradient",
              Call("least_squares_grad", m([1, 2], [3, 4], [5, 6], dtype=torch.float32),
                   t(1, 0, -1, dtype=torch.float32), t(0.5, -0.25, dtype=torch.float32)), tol="single"),

@@ -9,11 +9,11 @@ import torch
 
 
 def numerical_gradient(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
-    r"""Central-difference gradient of a scalar function $f: \mathbb{R}^n \to \mathbb{R}$ at $x$.
-
-    Entry $i$ nudges only coordinate $i$, by $\pm h$ along the unit vector $e_i$:
+    r"""The central-difference gradient of a scalar function $f: \mathbb{R}^n \to \mathbb{R}$ at the
+    1-D tensor $x$: entry $i$ nudges only coordinate $i$, by $\pm h$ along the unit vector $e_i$,
     $$\frac{\partial f}{\partial x_i}(x) \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h}.$$
-    Returns a tensor of shape `(n,)` and `x`'s dtype; `x` itself is left unchanged.
+
+    Return a tensor of shape `(n,)` and `x`'s dtype. Leave `x` unchanged.
     """
     grad = torch.empty_like(x)
     for i in range(x.numel()):
@@ -26,8 +26,8 @@ def numerical_gradient(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.T
 def gradient_descent(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     r"""Run `steps` updates $x_{t+1} = x_t - \eta \, \nabla f(x_t)$ from $x_0$, with $\eta$ = `lr`.
 
-    `grad_f(x)` returns $\nabla f(x)$. Returns the whole trajectory, shape `(steps + 1, n)`:
-    row 0 is $x_0$ and row $t$ is $x_t$. `x0` itself is left unchanged.
+    `grad_f(x)` returns $\nabla f(x)$. Return the whole trajectory, a tensor of shape
+    `(steps + 1, n)`: row 0 is $x_0$ and row $t$ is $x_t$. Leave `x0` unchanged.
     """
     xs = [x0.clone()]
     for _ in range(steps):
@@ -36,8 +36,9 @@ def gradient_descent(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) 
 
 
 def steepest_ascent_direction(g: torch.Tensor) -> torch.Tensor:
-    r"""The unit vector $g / \lVert g \rVert_2$ along the gradient $g$: the direction in which $f$
-    grows fastest. The zero vector (a stationary point) has no direction: return zeros, not NaN.
+    r"""The unit vector $g / \lVert g \rVert_2$ along the gradient $g$ (a 1-D tensor).
+
+    The zero vector has no direction: return zeros of `g`'s shape and dtype, not NaN.
     """
     norm = torch.linalg.vector_norm(g)
     if norm == 0:
@@ -46,18 +47,16 @@ def steepest_ascent_direction(g: torch.Tensor) -> torch.Tensor:
 
 
 def quadratic_form_grad(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    r"""Gradient of the quadratic form $f(x) = x^\top A x$ for any square $A$ (symmetric or not):
-    $$\nabla f(x) = (A + A^\top)\, x.$$
+    r"""The gradient $\nabla f(x)$ of the quadratic form $f(x) = x^\top A x$, for any square $A$
+    (symmetric or not) and a 1-D tensor $x$. Return a tensor of `x`'s shape.
     """
     return (A + A.T) @ x
 
 
 def least_squares_grad(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    r"""Gradient of the least-squares loss $L(\theta) = \lVert y - \Phi \theta \rVert^2$ with respect
-    to $\theta$, for $\Phi \in \mathbb{R}^{N \times D}$, $y \in \mathbb{R}^N$, $\theta \in \mathbb{R}^D$.
+    r"""The gradient $\nabla_\theta L$ of the least-squares loss $L(\theta) = \lVert y - \Phi \theta \rVert^2$,
+    for $\Phi \in \mathbb{R}^{N \times D}$, $y \in \mathbb{R}^N$ and $\theta \in \mathbb{R}^D$.
 
-    With the error $e = y - \Phi\theta$, the chain rule gives $\partial L / \partial e = 2 e^\top$ and
-    $\partial e / \partial \theta = -\Phi$, so
-    $$\nabla_\theta L = -2\, \Phi^\top (y - \Phi \theta) \in \mathbb{R}^D.$$
+    Return a tensor of shape `(D,)`.
     """
     return -2 * Phi.T @ (y - Phi @ theta)

@@ -1,9 +1,11 @@
 """hw03_jacobians: questions, points and test cases (public ones are the lecture notes' examples)."""
 
+import math
+
 import torch
 
 from course.fixtures import sketch
-from course.runtime import FULL_MATRIX_APIS
+from course.runtime import AUTOGRAD_APIS, FULL_MATRIX_APIS
 from course.spec import Call, Case, Question, randn
 
 
@@ -16,17 +18,6 @@ def notes_map(x):
 def notes_map_xy(x):
     """[x^2 + y, x y]: Jacobian [[2x, 1], [y, x]]."""
     return torch.stack([x[0] ** 2 + x[1], x[0] * x[1]])
-
-
-def notes_linear_map(x):
-    """y1 = -2 x1 + x2, y2 = x1 + x2."""
-    return torch.stack([-2 * x[0] + x[1], x[0] + x[1]])
-
-
-def notes_weight_map(x):
-    """x -> W x with the notes' W = [[1, 2, 3], [4, 5, 6]]."""
-    W = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=x.dtype)
-    return W @ x
 
 
 def notes_inner(x):
@@ -74,6 +65,45 @@ def mixing_map(x):
                         torch.tanh(x[0] * x[6]) + x[3]])
 
 
+# Black boxes for numerical_jacobian: the same maps computed through Python floats, as a
+# simulator or a library you cannot differentiate would be. Autograd, by any route, gets nothing.
+def notes_map_black_box(x):
+    """[x1^2 + x2, x1 x2 + x2^2] through floats."""
+    a, b = x.tolist()
+    return torch.tensor([a * a + b, a * b + b * b], dtype=x.dtype)
+
+
+def notes_map_xy_black_box(x):
+    """[x^2 + y, x y] through floats."""
+    a, b = x.tolist()
+    return torch.tensor([a * a + b, a * b], dtype=x.dtype)
+
+
+def notes_linear_map_black_box(x):
+    """y1 = -2 x1 + x2, y2 = x1 + x2 through floats."""
+    a, b = x.tolist()
+    return torch.tensor([-2 * a + b, a + b], dtype=x.dtype)
+
+
+def notes_weight_map_black_box(x):
+    """x -> W x with the notes' W = [[1, 2, 3], [4, 5, 6]], through floats."""
+    a, b, c = x.tolist()
+    return torch.tensor([a + 2 * b + 3 * c, 4 * a + 5 * b + 6 * c], dtype=x.dtype)
+
+
+def wide_map_black_box(x):
+    """R^3 -> R^5 through floats."""
+    a, b, c = x.tolist()
+    return torch.tensor([a * b, math.sin(c), a * a - c, math.exp(b / 2), a * b * c], dtype=x.dtype)
+
+
+def mixing_map_black_box(x):
+    """R^7 -> R^3 through floats: every input moves every output."""
+    v = x.tolist()
+    return torch.tensor([sum(math.sin(a) for a in v), sum(a * a * i for i, a in enumerate(v)),
+                         math.tanh(v[0] * v[6]) + v[3]], dtype=x.dtype)
+
+
 # O(n) maps for the cost checks (n = 300_000: a full n x n float64 Jacobian would need 720 GB).
 def tanh_times_shift(x):
     """R^n -> R^n, f_i = tanh(x_i) x_{i-1}: J has a diagonal and a (cyclic) subdiagonal."""
@@ -116,33 +146,33 @@ def onehot(i, n):
     return e
 
 
-BY_HAND = "call torch's Jacobian helpers (derive it by hand)"
-COLUMNS = "call torch's Jacobian helpers (use central differences)"
+BY_HAND = "use autograd (derive it by hand)"
+COLUMNS = "use autograd (the question is central differences: f is a black box)"
 NO_J = "build the Jacobian"
 N = 300_000
 
 QUESTIONS = [
-    Question("q1", "Numerical Jacobian", points=7, forbid=FULL_MATRIX_APIS, because=COLUMNS, cases=[
+    Question("q1", "Numerical Jacobian", points=5, forbid=AUTOGRAD_APIS, because=COLUMNS, cases=[
         Case("[x1^2 + x2, x1 x2 + x2^2] at (2, 3) is [[4, 1], [3, 8]]",
-             Call("numerical_jacobian", notes_map, t(2, 3)), public=True, tol="numerical",
+             Call("numerical_jacobian", notes_map_black_box, t(2, 3)), weight=2, public=True, tol="numerical",
              expected=t(4, 1, 3, 8).reshape(2, 2)),
         Case("[x^2 + y, x y] at (2, 3) is [[4, 1], [3, 2]]",
-             Call("numerical_jacobian", notes_map_xy, t(2, 3)), public=True, tol="numerical",
+             Call("numerical_jacobian", notes_map_xy_black_box, t(2, 3)), weight=2, public=True, tol="numerical",
              expected=t(4, 1, 3, 2).reshape(2, 2)),
         Case("the Jacobian of x -> W x is W (2 x 3)",
-             Call("numerical_jacobian", notes_weight_map, t(0.5, -1, 2)), public=True, tol="numerical",
-             expected=t(1, 2, 3, 4, 5, 6).reshape(2, 3)),
+             Call("numerical_jacobian", notes_weight_map_black_box, t(0.5, -1, 2)), weight=2, public=True,
+             tol="numerical", expected=t(1, 2, 3, 4, 5, 6).reshape(2, 3)),
         Case("y1 = -2 x1 + x2, y2 = x1 + x2 gives [[-2, 1], [1, 1]]",
-             Call("numerical_jacobian", notes_linear_map, t(1, 1)), public=True, tol="numerical",
-             expected=t(-2, 1, 1, 1).reshape(2, 2)),
+             Call("numerical_jacobian", notes_linear_map_black_box, t(1, 1)), weight=2, public=True,
+             tol="numerical", expected=t(-2, 1, 1, 1).reshape(2, 2)),
         Case("a map R^3 -> R^5 at a random point has shape (5, 3)",
-             Call("numerical_jacobian", wide_map, randn(31, 3)), tol="numerical"),
+             Call("numerical_jacobian", wide_map_black_box, randn(31, 3)), weight=4, tol="numerical"),
         Case("a map R^7 -> R^3 at a random point",
-             Call("numerical_jacobian", mixing_map, randn(32, 7)), tol="numerical"),
+             Call("numerical_jacobian", mixing_map_black_box, randn(32, 7)), weight=4, tol="numerical"),
         Case("uses the step h it is given (h = 0.1 on a map R^3 -> R^5)",
-             Call("numerical_jacobian", wide_map, randn(33, 3), h=0.1), tol="numerical"),
+             Call("numerical_jacobian", wide_map_black_box, randn(33, 3), h=0.1), weight=4, tol="numerical"),
     ]),
-    Question("q2", "Softmax Jacobian", points=5, forbid=FULL_MATRIX_APIS, because=BY_HAND, cases=[
+    Question("q2", "Softmax Jacobian", points=5, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
         Case("logits [2, 1, 0.1]", Call("softmax_jacobian", t(2, 1, 0.1)), public=True,
              expected=t(0.2247186378, -0.1597636038, -0.0649550340,
                         -0.1597636038, 0.1836592254, -0.0238956216,
@@ -164,34 +194,34 @@ QUESTIONS = [
         Case("two linear maps R^4 -> R^6 -> R^3 compose to B A",
              Call("composed_jacobian", linear_4_to_6, linear_6_to_3, randn(37, 4)), tol="numerical"),
     ]),
-    Question("q4", "Vector-Jacobian product", points=9, forbid=FULL_MATRIX_APIS, because=NO_J, cases=[
+    Question("q4", "Vector-Jacobian product", points=8, forbid=FULL_MATRIX_APIS, because=NO_J, cases=[
         Case("gradient of sum([x0^2 + x1, x0 x1]) at (1, 2) is [4, 2] (v = [1, 1])",
-             Call("vjp", notes_map_xy, t(1, 2), t(1, 1)), public=True, expected=t(4, 2)),
+             Call("vjp", notes_map_xy, t(1, 2), t(1, 1)), weight=2, public=True, expected=t(4, 2)),
         Case("v = [1, 0] picks the first row of [[4, 1], [3, 8]]",
-             Call("vjp", notes_map, t(2, 3), t(1, 0)), public=True, expected=t(4, 1)),
+             Call("vjp", notes_map, t(2, 3), t(1, 0)), weight=2, public=True, expected=t(4, 1)),
         Case("a one-hot v picks a row of the Jacobian of a map R^3 -> R^5",
-             Call("vjp", wide_map, randn(38, 3), onehot(2, 5))),
-        Case("random v on a map R^3 -> R^5", Call("vjp", wide_map, randn(39, 3), randn(40, 5))),
+             Call("vjp", wide_map, randn(38, 3), onehot(2, 5)), weight=2),
+        Case("random v on a map R^3 -> R^5", Call("vjp", wide_map, randn(39, 3), randn(40, 5)), weight=2),
         Case("float32 input gives float32 output",
              Call("vjp", tanh_times_shift, t(0.5, -1.0, 2.0, dtype=torch.float32),
-                  t(1.0, 2.0, -1.0, dtype=torch.float32)), tol="single"),
+                  t(1.0, 2.0, -1.0, dtype=torch.float32)), weight=2, tol="single"),
         Case("n = 300,000 without building the Jacobian (R^n -> R^n)",
-             Call("vjp", tanh_times_shift, randn(41, N), randn(42, N)), weight=2, post=sketch),
+             Call("vjp", tanh_times_shift, randn(41, N), randn(42, N)), weight=3, post=sketch),
         Case("n = 300,000 without building the Jacobian (R^n -> R^(n + 1000))",
-             Call("vjp", prefix_sums_and_squares, randn(43, N), randn(44, N + 1000)), weight=2, post=sketch),
+             Call("vjp", prefix_sums_and_squares, randn(43, N), randn(44, N + 1000)), weight=3, post=sketch),
     ]),
-    Question("q5", "Jacobian-vector product", points=8, forbid=FULL_MATRIX_APIS, because=NO_J, cases=[
+    Question("q5", "Jacobian-vector product", points=9, forbid=FULL_MATRIX_APIS, because=NO_J, cases=[
         Case("u = [1, 0] picks the first column of [[4, 1], [3, 8]]",
-             Call("jvp", notes_map, t(2, 3), t(1, 0)), public=True, expected=t(4, 3)),
+             Call("jvp", notes_map, t(2, 3), t(1, 0)), weight=2, public=True, expected=t(4, 3)),
         Case("u = [0, 1] picks the second column of [[4, 1], [3, 2]]",
-             Call("jvp", notes_map_xy, t(2, 3), t(0, 1)), public=True, expected=t(1, 2)),
+             Call("jvp", notes_map_xy, t(2, 3), t(0, 1)), weight=2, public=True, expected=t(1, 2)),
         Case("a one-hot u picks a column of the Jacobian of a map R^3 -> R^5",
-             Call("jvp", wide_map, randn(45, 3), onehot(1, 3))),
-        Case("random u on a map R^7 -> R^3", Call("jvp", mixing_map, randn(46, 7), randn(47, 7))),
+             Call("jvp", wide_map, randn(45, 3), onehot(1, 3)), weight=3),
+        Case("random u on a map R^7 -> R^3", Call("jvp", mixing_map, randn(46, 7), randn(47, 7)), weight=3),
         Case("n = 300,000 without building the Jacobian (R^n -> R^n)",
-             Call("jvp", tanh_times_shift, randn(48, N), randn(49, N)), weight=2, post=sketch),
+             Call("jvp", tanh_times_shift, randn(48, N), randn(49, N)), weight=4, post=sketch),
         Case("n = 300,000 without building the Jacobian (R^n -> R^(n - 1))",
-             Call("jvp", neighbour_products, randn(50, N), randn(51, N)), weight=2, post=sketch),
+             Call("jvp", neighbour_products, randn(50, N), randn(51, N)), weight=4, post=sketch),
     ]),
     Question("q6", "The dot-product test", points=2, cases=[
         Case("<v, J u> from jvp and <J^T v, u> from vjp, on a map R^3 -> R^5",
@@ -201,10 +231,11 @@ QUESTIONS = [
              [Call("vjp", tanh_times_shift, randn(55, 50), randn(56, 50)),
               Call("jvp", tanh_times_shift, randn(55, 50), randn(57, 50))], post=adjoint_sides),
     ]),
-    Question("q7", "Backward pass of a linear layer", points=4, cases=[
+    Question("q7", "Backward pass of a linear layer", points=5, forbid=AUTOGRAD_APIS, because=BY_HAND,
+             outputs=("grad_W", "grad_x"), cases=[
         Case("the notes' W = [[1, 2, 3], [4, 5, 6]], x = [1, 0, -1], grad_y = [1, 1]",
              Call("linear_layer_backward", t(1, 2, 3, 4, 5, 6).reshape(2, 3), t(1, 0, -1), t(1, 1)),
-             public=True, expected=(t(1, 0, -1, 1, 0, -1).reshape(2, 3), t(5, 7, 9))),
+             weight=2, public=True, expected=(t(1, 0, -1, 1, 0, -1).reshape(2, 3), t(5, 7, 9))),
         Case("grad_W of a random 4 x 7 layer",
              Call("linear_layer_backward", randn(58, 4, 7), randn(59, 7), randn(60, 4)), post=weight_gradient),
         Case("grad_x of a random 4 x 7 layer",

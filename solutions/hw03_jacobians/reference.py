@@ -11,11 +11,12 @@ import torch
 
 
 def numerical_jacobian(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
-    r"""Central-difference Jacobian of $f: \mathbb{R}^n \to \mathbb{R}^m$ at the 1-D tensor $x$.
+    r"""The central-difference Jacobian of $f: \mathbb{R}^n \to \mathbb{R}^m$ at the 1-D tensor $x$,
+    column by column:
+    $$J_{:, j} \approx \frac{f(x + h e_j) - f(x - h e_j)}{2h}.$$
 
-    Column $j$ is how every output moves when only $x_j$ moves:
-    $$J_{:, j} \approx \frac{f(x + h e_j) - f(x - h e_j)}{2h},$$
-    so the result has shape $(m, n)$ with $J_{ij} = \partial f_i / \partial x_j$.
+    Return a tensor of shape $(m, n)$ with $J_{ij} \approx \partial f_i / \partial x_j$ (numerator
+    layout). `f` is a black box: only its values are available. Leave `x` unchanged.
     """
     x = x.detach()
     columns = []
@@ -27,20 +28,21 @@ def numerical_jacobian(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.T
 
 
 def softmax_jacobian(z: torch.Tensor) -> torch.Tensor:
-    r"""Jacobian of $p = \mathrm{softmax}(z)$ for a 1-D tensor of logits $z$:
-    $$\frac{\partial p_i}{\partial z_j} = p_i(\delta_{ij} - p_j),
-    \qquad J = \mathrm{diag}(p) - p\,p^\top.$$
+    r"""The exact Jacobian $J_{ij} = \partial p_i / \partial z_j$ of $p = \mathrm{softmax}(z)$, for a
+    1-D tensor of logits $z$ of length $C$.
 
-    Computed from a stable softmax, so logits like $[1000, 1001, 1002]$ give no NaN.
+    Return a $(C, C)$ tensor of `z`'s dtype, with no NaN for logits like $[1000, 1001, 1002]$.
     """
     p = torch.softmax(z, dim=0)
     return torch.diag(p) - torch.outer(p, p)
 
 
 def composed_jacobian(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
-    r"""Jacobian of $g \circ f$ at $x$ by the chain rule, for $f: \mathbb{R}^n \to \mathbb{R}^m$
-    and $g: \mathbb{R}^m \to \mathbb{R}^k$:
-    $$J_{g \circ f}(x) = J_g\big(f(x)\big)\, J_f(x) \in \mathbb{R}^{k \times n}.$$
+    r"""The Jacobian of $g \circ f$ at $x$, for $f: \mathbb{R}^n \to \mathbb{R}^m$ and
+    $g: \mathbb{R}^m \to \mathbb{R}^k$, by the chain rule: as the product of the Jacobian of $f$
+    and the Jacobian of $g$, each at the right point and in the right order.
+
+    Return a tensor of shape $(k, n)$.
     """
     y = f(x).detach()
     J_f = torch.autograd.functional.jacobian(f, x)
@@ -49,10 +51,10 @@ def composed_jacobian(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor
 
 
 def vjp(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    r"""Vector-Jacobian product $v^\top J_f(x)$, shape $(n,)$, for $v \in \mathbb{R}^m$.
+    r"""The vector-Jacobian product $v^\top J_f(x)$ for $f: \mathbb{R}^n \to \mathbb{R}^m$ and
+    $v \in \mathbb{R}^m$, without forming the $m \times n$ matrix $J_f(x)$.
 
-    One backward pass: autograd's ``grad`` with ``grad_outputs=v`` computes $J^\top v$ directly,
-    in about the cost of evaluating $f$, never forming the $m \times n$ matrix $J$.
+    Return a tensor of shape $(n,)$ and `x`'s dtype. Leave `x` unchanged.
     """
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x), x, grad_outputs=v)
@@ -60,10 +62,10 @@ def vjp(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def jvp(f: Callable, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    r"""Jacobian-vector product $J_f(x)\,u$, shape $(m,)$, for $u \in \mathbb{R}^n$.
+    r"""The Jacobian-vector product $J_f(x)\,u$ for $f: \mathbb{R}^n \to \mathbb{R}^m$ and
+    $u \in \mathbb{R}^n$, without forming the $m \times n$ matrix $J_f(x)$.
 
-    The double-VJP trick: $w \mapsto J^\top w$ is linear in $w$, so its own VJP with $u$ is
-    $(J^\top)^\top u = J u$. Two backward passes, never forming $J$.
+    Return a tensor of shape $(m,)$ and `x`'s dtype. Leave `x` unchanged.
     """
     x = x.detach().requires_grad_(True)
     y = f(x)
@@ -75,10 +77,10 @@ def jvp(f: Callable, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 def linear_layer_backward(W: torch.Tensor, x: torch.Tensor,
                           grad_y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Backward pass of $y = W x$ with $W \in \mathbb{R}^{m \times n}$, given
-    $\partial L / \partial y \in \mathbb{R}^m$:
-    $$\frac{\partial L}{\partial W} = \frac{\partial L}{\partial y}\, x^\top \in \mathbb{R}^{m \times n},
-    \qquad \frac{\partial L}{\partial x} = W^\top \frac{\partial L}{\partial y} \in \mathbb{R}^n.$$
-    Returns ``(grad_W, grad_x)``.
+    r"""The backward pass of the layer $y = W x$, $W \in \mathbb{R}^{m \times n}$: given the gradient
+    $\partial L / \partial y \in \mathbb{R}^m$ of a scalar loss $L$, the gradients $\partial L / \partial W$
+    (shaped like $W$) and $\partial L / \partial x$ (shaped like $x$).
+
+    Return the pair `(grad_W, grad_x)`.
     """
     return torch.outer(grad_y, x), W.T @ grad_y

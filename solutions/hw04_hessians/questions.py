@@ -1,15 +1,13 @@
 """hw04_hessians: questions, points and test cases (public ones are the lecture notes' examples)."""
 
 import math
+from fractions import Fraction
 
 import torch
 
 from course.fixtures import sketch
-from course.runtime import FULL_MATRIX_APIS
+from course.runtime import FULL_MATRIX_APIS, INVERSE_APIS
 from course.spec import Call, Case, Question, randn
-
-INVERSE_APIS = ("torch.linalg.inv", "torch.linalg.inv_ex", "torch.inverse", "torch.Tensor.inverse",
-                "torch.linalg.pinv")
 
 
 # Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.
@@ -43,44 +41,50 @@ def t(*values, dtype=torch.float64):
     return torch.tensor(values, dtype=dtype)
 
 
+# Exact rotations: (cos, sin) pairs of Pythagorean triples.
+_ROTATIONS = [(Fraction(3, 5), Fraction(4, 5)), (Fraction(5, 13), Fraction(12, 13)),
+              (Fraction(8, 17), Fraction(15, 17)), (Fraction(7, 25), Fraction(24, 25))]
+
+
 def symmetric(seed, eigenvalues):
-    """Q diag(eigenvalues) Q^T with a seeded random orthogonal Q, symmetrised exactly."""
-    generator = torch.Generator().manual_seed(seed)
+    """Q diag(eigenvalues) Q^T, with Q a product of Givens rotations in every plane (i, j) whose
+    cosines and sines are exact rationals (3/5, 4/5, ...), the seed choosing which.
+
+    Computed exactly in rationals, then each entry rounded once to float64: the same bits on every
+    machine (no LAPACK, no BLAS), exactly symmetric, and its eigenvalues are the given ones up to
+    that one rounding. ``eigenvalues`` are strings or numbers ("0.1" is exactly 1/10).
+    """
     n = len(eigenvalues)
-    q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
-    a = q @ torch.diag(t(*eigenvalues)) @ q.T
-    return (a + a.T) / 2
+    q = [[Fraction(int(i == j)) for j in range(n)] for i in range(n)]
+    planes = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    for k, (i, j) in enumerate(planes):
+        c, s = _ROTATIONS[(seed + k) % len(_ROTATIONS)]
+        if (seed + k) % 3 == 0:
+            s = -s
+        for row in q:  # q <- q G, with G the rotation by (c, s) in the plane (i, j)
+            row[i], row[j] = c * row[i] + s * row[j], -s * row[i] + c * row[j]
+    lam = [Fraction(str(e)) for e in eigenvalues]
+    a = [[sum(q[i][k] * lam[k] * q[j][k] for k in range(n)) for j in range(n)] for i in range(n)]
+    return torch.tensor([[float(entry) for entry in row] for row in a], dtype=torch.float64)
 
 
 def random_symmetric(seed, n):
+    """(A + A^T) / 2 for a seeded standard normal A: a sum and a halving, exact on every machine."""
     generator = torch.Generator().manual_seed(seed)
     a = torch.randn(n, n, generator=generator, dtype=torch.float64)
     return (a + a.T) / 2
 
 
-def adam_state(seed, n, steps, lr=1e-3, betas=(0.9, 0.999), scale=1.0):
-    """(theta, grad, m, v) just before torch.optim.Adam's step number steps + 1, on ring_energy.
+def tiny(seed, n, scale):
+    """Seeded standard normal values times scale: one multiplication per entry, exact on every machine."""
+    return torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
 
-    The state (exp_avg, exp_avg_sq) comes from torch's own optimizer, not from the reference.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    theta = torch.randn(n, generator=generator, dtype=torch.float64).requires_grad_(True)
-    optimizer = torch.optim.Adam([theta], lr=lr, betas=betas)
 
-    def grad_at(p):
-        (g,) = torch.autograd.grad(scale * ring_energy(p), p)
-        return g
-
-    for _ in range(steps):
-        optimizer.zero_grad()
-        theta.grad = grad_at(theta)
-        optimizer.step()
-    state = optimizer.state[theta]
-    if steps == 0:
-        m, v = torch.zeros(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64)
-    else:
-        m, v = state["exp_avg"].clone(), state["exp_avg_sq"].clone()
-    return theta.detach().clone(), grad_at(theta), m, v
+def squares(seed, n, scale=1.0):
+    """Nonnegative seeded values (r scale)^2, r standard normal: a second-moment estimate v for Adam.
+    One multiplication per entry, exact on every machine."""
+    r = torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale
+    return r * r
 
 
 NOTES_H = t(2, 3, 3, 4).reshape(2, 2)
@@ -88,13 +92,25 @@ SADDLE_H = t(2, 0, 0, -2).reshape(2, 2)
 STEEP_H = t(200, 0, 0, 2).reshape(2, 2)
 ZEROS2 = torch.zeros(2, dtype=torch.float64)
 
-ADAM_T2 = adam_state(50, 6, 1)
-ADAM_T3 = adam_state(51, 6, 2)
-ADAM_T40 = adam_state(57, 8, 39, lr=0.01, betas=(0.8, 0.99))
-ADAM_TINY = adam_state(53, 5, 3, scale=1e-9)
+
+def reflected(v, eigenvalues):
+    """Q diag(eigenvalues) Q^T with the Householder reflection Q = I - 2 v v^T / (v^T v) of an integer
+    vector v, computed exactly in rationals and rounded once to float64."""
+    n, norm2 = len(v), sum(c * c for c in v)
+    q = [[Fraction(int(i == j)) - Fraction(2 * v[i] * v[j], norm2) for j in range(n)] for i in range(n)]
+    lam = [Fraction(str(e)) for e in eigenvalues]
+    a = [[sum(q[i][k] * lam[k] * q[j][k] for k in range(n)) for j in range(n)] for i in range(n)]
+    return torch.tensor([[float(entry) for entry in row] for row in a], dtype=torch.float64)
+
+
+# v = (1, 1, 1, 1): Q has entries +-1/2, so this matrix has entries in quarters and is exactly
+# singular in float64.
+SINGULAR_4 = reflected([1, 1, 1, 1], [3, 0, -1, 2])
+
+INVERT = "invert the Hessian (solve the linear system instead)"
 
 QUESTIONS = [
-    Question("q1", "Numerical Hessian", points=6, cases=[
+    Question("q1", "Numerical Hessian", points=5, cases=[
         Case("x^2 + 3xy + 2y^2 at (1, 1) is [[2, 3], [3, 4]]",
              Call("numerical_hessian", notes_quadratic, t(1.0, 1.0)),
              public=True, tol="numerical", expected=NOTES_H),
@@ -103,100 +119,110 @@ QUESTIONS = [
         Case("a non-quadratic function of 3 variables at a random point",
              Call("numerical_hessian", saddle_and_sine, randn(2, 3)), tol="numerical"),
         Case("uses the step h it is given (h = 1e-2), on a non-quadratic function",
-             Call("numerical_hessian", wavy, randn(3, 5), h=1e-2), tol="numerical", weight=2),
+             Call("numerical_hessian", wavy, randn(3, 5), h=1e-2), tol="numerical"),
         Case("uses the step h it is given (h = 0.05), 3 variables",
              Call("numerical_hessian", saddle_and_sine, t(0.3, -0.7, 1.1), h=0.05), tol="numerical"),
     ]),
-    Question("q2", "Second-order Taylor expansion", points=5, cases=[
+    Question("q2", "Second-order Taylor expansion", points=4, cases=[
         Case("x^2 + xy + y^2 at (1, 1) with dx = (0.1, 0.2) is exactly 3.97",
              Call("taylor_second_order", bowl, t(1.0, 1.0), t(0.1, 0.2)),
-             public=True, expected=3.97),
+             weight=4, public=True, expected=3.97),
         Case("x^2 + 3xy + 2y^2 at (1, 1) with dx = (-1, -1) reaches the saddle value 0",
              Call("taylor_second_order", notes_quadratic, t(1.0, 1.0), t(-1.0, -1.0)),
-             public=True, expected=0.0),
+             weight=3, public=True, expected=0.0),
         Case("a non-quadratic function of 4 variables, random point and step",
-             Call("taylor_second_order", wavy, randn(4, 4), randn(5, 4))),
+             Call("taylor_second_order", wavy, randn(4, 4), randn(5, 4)), weight=3),
         Case("a non-quadratic function of 3 variables, small step",
-             Call("taylor_second_order", saddle_and_sine, t(0.5, 0.2, -0.4), t(0.01, -0.02, 0.03))),
+             Call("taylor_second_order", saddle_and_sine, t(0.5, 0.2, -0.4), t(0.01, -0.02, 0.03)), weight=3),
         Case("a zero step gives f(x0)",
-             Call("taylor_second_order", saddle_and_sine, t(0.5, 0.2, -0.4), torch.zeros(3, dtype=torch.float64))),
+             Call("taylor_second_order", saddle_and_sine, t(0.5, 0.2, -0.4), torch.zeros(3, dtype=torch.float64)),
+             weight=3),
     ]),
-    Question("q3", "Classifying critical points", points=12, cases=[
+    Question("q3", "Classifying critical points", points=5, cases=[
         Case("the notes' Hessian [[2, 3], [3, 4]] is a saddle",
              Call("classify_critical_point", NOTES_H), public=True, expected="saddle"),
         Case("x^2 - y^2 at 0: [[2, 0], [0, -2]] is a saddle",
              Call("classify_critical_point", SADDLE_H), public=True, expected="saddle"),
         Case("100x^2 + y^2: [[200, 0], [0, 2]] is a minimum",
              Call("classify_critical_point", STEEP_H), public=True, expected="minimum"),
-        Case("random symmetric 3x3 matrix (A)", Call("classify_critical_point", symmetric(10, [0.5, 2.0, 7.0]))),
-        Case("random symmetric 5x5 matrix (B)",
-             Call("classify_critical_point", symmetric(11, [-0.3, -1.0, -2.0, -4.0, -9.0]))),
-        Case("random symmetric 6x6 matrix (C)", Call("classify_critical_point", random_symmetric(12, 6))),
-        Case("random symmetric 4x4 matrix with positive diagonal (D)",
-             Call("classify_critical_point", symmetric(13, [0.2, 1.0, 3.0, -0.05]))),
-        Case("random symmetric 4x4 matrix with a zero eigenvalue (E)",
-             Call("classify_critical_point", symmetric(14, [3.0, 1.0, 0.0, 2.0]))),
-        Case("random symmetric 3x3 matrix with a zero eigenvalue (F)",
-             Call("classify_critical_point", symmetric(15, [3.0, 0.0, -1.0]))),
-        Case("random symmetric 3x3 matrix with a zero eigenvalue (G)",
-             Call("classify_critical_point", symmetric(16, [-2.0, 0.0, -1.0]))),
+        Case("rotated symmetric 3x3 matrix (A)",
+             Call("classify_critical_point", symmetric(10, ["0.5", 2, 7])), weight=2),
+        Case("rotated symmetric 5x5 matrix (B)",
+             Call("classify_critical_point", symmetric(11, ["-0.3", -1, -2, -4, -9])), weight=2),
+        Case("random symmetric 6x6 matrix (C)", Call("classify_critical_point", random_symmetric(12, 6)), weight=2),
+        Case("rotated symmetric 4x4 matrix with positive diagonal (D)",
+             Call("classify_critical_point", symmetric(13, ["0.2", 1, 3, "-0.05"])), weight=2),
+        Case("rotated symmetric 4x4 matrix with a zero eigenvalue (E)",
+             Call("classify_critical_point", symmetric(14, [3, 1, 0, 2])), weight=2),
+        Case("rotated symmetric 3x3 matrix with a zero eigenvalue (F)",
+             Call("classify_critical_point", symmetric(15, [3, 0, -1])), weight=2),
+        Case("rotated symmetric 3x3 matrix with a zero eigenvalue (G)",
+             Call("classify_critical_point", symmetric(16, [-2, 0, -1])), weight=2),
         Case("the zero matrix", Call("classify_critical_point", torch.zeros(3, 3, dtype=torch.float64))),
-        Case("uses the tol it is given", Call("classify_critical_point", t(1.0, 0, 0, 1e-6).reshape(2, 2), tol=1e-5)),
+        Case("uses the tol it is given",
+             Call("classify_critical_point", t(1.0, 0, 0, 1e-6).reshape(2, 2), tol=1e-5), weight=2),
     ]),
-    Question("q4", "Condition number", points=8, cases=[
+    Question("q4", "Condition number", points=4, cases=[
         Case("[[2, 3], [3, 4]] has condition number 37.97",
-             Call("hessian_condition", NOTES_H), public=True, expected=19 + 6 * math.sqrt(10)),
+             Call("hessian_condition", NOTES_H), weight=2, public=True, expected=19 + 6 * math.sqrt(10)),
         Case("100x^2 + y^2 has condition number 100",
-             Call("hessian_condition", STEEP_H), public=True, expected=100.0),
-        Case("the identity", Call("hessian_condition", torch.eye(4, dtype=torch.float64)), expected=1.0),
-        Case("random symmetric 4x4 matrix (A)", Call("hessian_condition", symmetric(20, [0.5, 2.0, 7.0, 3.0]))),
-        Case("random symmetric 4x4 matrix (B)", Call("hessian_condition", symmetric(21, [-0.5, -2.0, -7.0, -3.0]))),
+             Call("hessian_condition", STEEP_H), weight=2, public=True, expected=100.0),
+        Case("the identity", Call("hessian_condition", torch.eye(4, dtype=torch.float64))),
+        Case("rotated symmetric 4x4 matrix (A)", Call("hessian_condition", symmetric(20, ["0.5", 2, 7, 3]))),
+        Case("rotated symmetric 4x4 matrix (B)", Call("hessian_condition", symmetric(21, ["-0.5", -2, -7, -3]))),
         Case("random symmetric 5x5 matrix (C)", Call("hessian_condition", random_symmetric(22, 5))),
         Case("a singular matrix, [[1, 2], [2, 4]]", Call("hessian_condition", t(1, 2, 2, 4).reshape(2, 2))),
         Case("a singular diagonal matrix", Call("hessian_condition", torch.diag(t(3.0, 0.0, -1.0)))),
+        Case("a singular 4x4 matrix that is not diagonal", Call("hessian_condition", SINGULAR_4), weight=2),
+        Case("an eigenvalue below the rounding level of the largest counts as 0",
+             Call("hessian_condition", torch.diag(t(1.0, 2.0 ** -60))), weight=2),
+        Case("a tiny eigenvalue far above the rounding level does not",
+             Call("hessian_condition", torch.diag(t(1.0, -1e-12, 0.5))), weight=2),
     ]),
-    Question("q5", "Newton step", points=5, forbid=INVERSE_APIS, because="invert the Hessian (solve the linear system instead)", cases=[
+    Question("q5", "Newton step", points=4, forbid=INVERSE_APIS, because=INVERT, cases=[
         Case("100x^2 + y^2 at (1, 1): one step lands on the minimum, (-1, -1)",
              Call("newton_step", t(200.0, 2.0), STEEP_H),
              public=True, expected=t(-1.0, -1.0)),
         Case("x^2 + 3xy + 2y^2 at (1, 1): one step lands on the saddle, (-1, -1)",
              Call("newton_step", t(5.0, 7.0), NOTES_H),
              public=True, expected=t(-1.0, -1.0)),
-        Case("random symmetric positive definite 6x6 Hessian",
-             Call("newton_step", randn(30, 6), symmetric(31, [0.1, 0.5, 1.0, 2.0, 5.0, 10.0]))),
-        Case("random indefinite 5x5 Hessian",
-             Call("newton_step", randn(32, 5), symmetric(33, [-3.0, -0.5, 0.7, 1.5, 4.0]))),
+        Case("symmetric positive definite 6x6 Hessian",
+             Call("newton_step", randn(30, 6), symmetric(31, ["0.1", "0.5", 1, 2, 5, 10])), weight=2),
+        Case("indefinite 5x5 Hessian",
+             Call("newton_step", randn(32, 5), symmetric(33, [-3, "-0.5", "0.7", "1.5", 4])), weight=2),
         Case("a zero gradient gives a zero step",
-             Call("newton_step", torch.zeros(3, dtype=torch.float64), symmetric(34, [1.0, 2.0, 3.0]))),
+             Call("newton_step", torch.zeros(3, dtype=torch.float64), symmetric(34, [1, 2, 3])), weight=2),
     ]),
-    Question("q6", "Hessian-vector product", points=6, forbid=FULL_MATRIX_APIS, because="build the Hessian", cases=[
+    Question("q6", "Hessian-vector product", points=8, forbid=FULL_MATRIX_APIS, because="build the Hessian", cases=[
         Case("[[2, 3], [3, 4]] times (1, 0) is (2, 3)",
-             Call("hvp", notes_quadratic, t(1.0, 1.0), t(1.0, 0.0)), public=True, expected=t(2.0, 3.0)),
+             Call("hvp", notes_quadratic, t(1.0, 1.0), t(1.0, 0.0)), weight=3, public=True, expected=t(2.0, 3.0)),
         Case("a non-quadratic function, n = 4",
-             Call("hvp", wavy, randn(40, 4), randn(41, 4))),
+             Call("hvp", wavy, randn(40, 4), randn(41, 4)), weight=3),
         Case("a coupled function, n = 10",
-             Call("hvp", ring_energy, randn(42, 10), randn(43, 10))),
+             Call("hvp", ring_energy, randn(42, 10), randn(43, 10)), weight=3),
         Case("3 variables, v along the second axis",
-             Call("hvp", saddle_and_sine, t(0.3, -0.7, 1.1), t(0.0, 1.0, 0.0))),
-        Case("n = 300,000 in well under a second (the n x n Hessian would need 720 GB)",
+             Call("hvp", saddle_and_sine, t(0.3, -0.7, 1.1), t(0.0, 1.0, 0.0)), weight=3),
+        Case("n = 300,000 without building the Hessian (it would need 720 GB)",
              Call("hvp", ring_energy, randn(44, 300_000), randn(45, 300_000)),
-             post=sketch, weight=2),
+             post=sketch, weight=4),
     ]),
-    Question("q7", "Adam step", points=7, cases=[
+    Question("q7", "Adam step", points=6, outputs=("theta", "m", "v"), cases=[
         Case("first step on 100x^2 + y^2 from (1, 1), lr = 0.1: each coordinate moves by 0.1",
              Call("adam_step", t(1.0, 1.0), t(200.0, 2.0), ZEROS2, ZEROS2, 1, lr=0.1),
              public=True, expected=(t(0.9, 0.9), t(20.0, 0.2), t(40.0, 0.004))),
         Case("step t = 1 from zero moments, 6 parameters",
-             Call("adam_step", *adam_state(54, 6, 0), 1)),
-        Case("step t = 2 continuing torch.optim.Adam's first step",
-             Call("adam_step", *ADAM_T2, 2)),
-        Case("step t = 3 continuing torch.optim.Adam's second step",
-             Call("adam_step", *ADAM_T3, 3)),
+             Call("adam_step", randn(54, 6), randn(55, 6), torch.zeros(6, dtype=torch.float64),
+                  torch.zeros(6, dtype=torch.float64), 1)),
+        Case("step t = 2, 6 parameters",
+             Call("adam_step", randn(50, 6), randn(51, 6), randn(52, 6), squares(53, 6), 2)),
+        Case("step t = 3, 6 parameters",
+             Call("adam_step", randn(56, 6), randn(57, 6), randn(58, 6), squares(59, 6), 3)),
         Case("step t = 40 with lr = 0.01 and betas = (0.8, 0.99)",
-             Call("adam_step", *ADAM_T40, 40, lr=0.01, betas=(0.8, 0.99))),
+             Call("adam_step", randn(60, 8), randn(61, 8), randn(62, 8), squares(63, 8), 40,
+                  lr=0.01, betas=(0.8, 0.99)), weight=2),
         Case("step t = 4 with gradients of order 1e-9 (where eps matters)",
-             Call("adam_step", *ADAM_TINY, 4)),
+             Call("adam_step", randn(64, 5), tiny(65, 5, 1e-9), tiny(66, 5, 1e-9), squares(67, 5, 1e-9), 4)),
         Case("uses the eps it is given (eps = 0.1)",
-             Call("adam_step", *ADAM_T3, 3, eps=0.1)),
+             Call("adam_step", randn(56, 6), randn(57, 6), randn(58, 6), squares(59, 6), 3, eps=0.1)),
     ]),
 ]

@@ -10,12 +10,12 @@ import torch
 
 
 def numerical_hessian(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
-    r"""Hessian of a scalar $f$ at $x$ (shape $(n,)$) by central differences of its gradient.
+    r"""The Hessian of a scalar $f$ at the 1-D tensor $x$ by central differences of its gradient:
+    the matrix $A$ whose column $j$ is
+    $$A_{:, j} = \frac{\nabla f(x + h e_j) - \nabla f(x - h e_j)}{2h},$$
+    with each gradient $\nabla f$ computed by autograd, then symmetrised: $H = (A + A^\top)/2$.
 
-    Column $j$ is $\dfrac{\nabla f(x + h e_j) - \nabla f(x - h e_j)}{2h}$, with each gradient
-    $\nabla f$ computed by autograd; the result $A$ is then symmetrised, $H = (A + A^\top)/2$,
-    since a true Hessian is symmetric (Schwarz) and the two halves of $A$ carry different
-    truncation errors. Returns an $(n, n)$ tensor of $x$'s dtype.
+    Return an $(n, n)$ tensor of `x`'s dtype. Leave `x` unchanged.
     """
     x = x.detach()
 
@@ -34,12 +34,12 @@ def numerical_hessian(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Te
 
 
 def taylor_second_order(f: Callable, x0: torch.Tensor, dx: torch.Tensor) -> float:
-    r"""Second-order Taylor model of $f$ around $x_0$, evaluated at the step $\Delta x$:
+    r"""The second-order Taylor model of $f$ around $x_0$, evaluated at the step $\Delta x$:
 
     $$f(x_0) + \nabla f(x_0)^\top \Delta x + \tfrac{1}{2}\,\Delta x^\top H(x_0)\, \Delta x,$$
 
-    with the gradient and the Hessian from autograd (exact, no finite differences).
-    Returns a Python float.
+    with the gradient and the Hessian (or $H \Delta x$) from autograd, not finite differences.
+    Return a Python float.
     """
     x = x0.detach().clone().requires_grad_(True)
     value = f(x)
@@ -49,15 +49,13 @@ def taylor_second_order(f: Callable, x0: torch.Tensor, dx: torch.Tensor) -> floa
 
 
 def classify_critical_point(H: torch.Tensor, tol: float = 1e-8) -> str:
-    r"""Classify a critical point from its (symmetric) Hessian $H$ by the signs of its eigenvalues.
+    r"""Classify a critical point from its symmetric Hessian $H$ by the signs of its eigenvalues
+    $\lambda_i$, counting $\lambda_i > \mathrm{tol}$ as positive, $\lambda_i < -\mathrm{tol}$ as
+    negative and the others as zero. Return one of the strings:
 
-    - ``"saddle"``: some $\lambda_i > \mathrm{tol}$ and some $\lambda_j < -\mathrm{tol}$
-      (a sign conflict is a saddle even if another eigenvalue is 0);
-    - ``"degenerate"``: otherwise, if some $|\lambda_i| \le \mathrm{tol}$ (the second-order
-      test is inconclusive);
-    - ``"minimum"`` if every $\lambda_i > \mathrm{tol}$, ``"maximum"`` if every $\lambda_i < -\mathrm{tol}$.
-
-    Uses the symmetric eigensolver ``torch.linalg.eigvalsh`` (real eigenvalues, in order).
+    - ``"saddle"`` if some eigenvalue is positive and some negative (even if another is zero);
+    - otherwise ``"degenerate"`` if some eigenvalue is zero (the second-order test cannot tell);
+    - otherwise ``"minimum"`` (all positive) or ``"maximum"`` (all negative).
     """
     eigenvalues = torch.linalg.eigvalsh(H)
     positive = bool((eigenvalues > tol).any())
@@ -70,34 +68,36 @@ def classify_critical_point(H: torch.Tensor, tol: float = 1e-8) -> str:
 
 
 def hessian_condition(H: torch.Tensor) -> float:
-    r"""Condition number $\kappa = \dfrac{\max_i |\lambda_i|}{\min_i |\lambda_i|}$ of a symmetric $H$.
+    r"""The condition number $\kappa = \dfrac{\max_i |\lambda_i|}{\min_i |\lambda_i|}$ of a symmetric
+    $n \times n$ matrix $H$ with eigenvalues $\lambda_i$, as a Python float.
 
-    Absolute values: the ratio of the largest to the smallest curvature, whatever their signs,
-    so $\kappa \ge 1$. Returns ``math.inf`` when the smallest $|\lambda_i|$ is exactly 0
-    (singular $H$). Returns a Python float.
+    Return ``math.inf`` when $H$ is singular. In floating point an eigenvalue is rarely exactly 0,
+    so "singular" means: $\min_i |\lambda_i| \le n\,\varepsilon \max_i |\lambda_i|$, with
+    $\varepsilon$ = `torch.finfo(H.dtype).eps` (the tolerance of `torch.linalg.matrix_rank`).
+    The zero matrix is singular.
     """
     magnitudes = torch.linalg.eigvalsh(H).abs()
     smallest, largest = float(magnitudes.min()), float(magnitudes.max())
-    if smallest == 0.0:
+    if smallest <= H.shape[0] * torch.finfo(H.dtype).eps * largest:
         return math.inf
     return largest / smallest
 
 
 def newton_step(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
-    r"""Newton step $\Delta x = -H^{-1} g$, computed by solving $H\,\Delta x = -g$.
+    r"""The Newton step $\Delta x = -H^{-1} g$ for a gradient $g$ and an invertible symmetric Hessian
+    $H$ (positive definite or indefinite), computed by solving the linear system $H\,\Delta x = -g$,
+    never by forming $H^{-1}$.
 
-    Never forms $H^{-1}$: solving is cheaper ($n^3/3$ flops for an LU factorisation against
-    $n^3$ for the inverse) and more accurate. Returns a tensor of $g$'s shape.
+    Return a tensor of `g`'s shape.
     """
     return torch.linalg.solve(H, -g)
 
 
 def hvp(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    r"""Hessian-vector product $H(x)\,v = \nabla_x\big(\nabla f(x)^\top v\big)$ of a scalar $f$.
+    r"""The Hessian-vector product $H(x)\,v$ of a scalar $f$ at $x$, without forming the
+    $n \times n$ Hessian: $O(n)$ time and memory when $f$ costs $O(n)$.
 
-    Two backward passes (the second through the graph of the first, ``create_graph=True``):
-    $O(n)$ time and memory when $f$ costs $O(n)$, never the $n \times n$ Hessian.
-    Returns a tensor of $x$'s shape.
+    Return a tensor of `x`'s shape. Leave `x` unchanged.
     """
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x), x, create_graph=True)
@@ -114,7 +114,7 @@ def adam_step(theta: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch
     $$\hat m_t = \frac{m_t}{1-\beta_1^t}, \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
     \theta_t = \theta_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}.$$
 
-    Returns new tensors ``(theta, m, v)``; the inputs are left unchanged.
+    Return new tensors `(theta, m, v)`, matching `torch.optim.Adam`; leave the inputs unchanged.
     """
     beta1, beta2 = betas
     m = beta1 * m + (1 - beta1) * grad

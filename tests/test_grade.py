@@ -1,0 +1,120 @@
+"""The grader's pure pieces, without a sandbox: reading notebooks, the channel's framing and
+validation, the overall status, the seccomp program, the plan's drift check."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from course import build, protocol, sandbox
+from course.judge import NotANotebook, overall_status, read_notebook
+from course.results import CaseResult, Result, Status
+
+
+def notebook(cells, **extra) -> bytes:
+    return json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": extra.get("metadata", {}), "cells": cells}).encode()
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b"{not json", "not valid notebook JSON"),
+    (b"\xff\xfe", "not UTF-8"),
+    (json.dumps({"nbformat": 3, "worksheets": []}).encode(), "format 4"),
+    (notebook([{"cell_type": "code", "source": ["x = 1\n", 7]}]), "cell 0 has no readable source"),
+    (notebook(["a cell that is a string"]), "cell 0 is not a cell"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "nested too deeply"),
+])
+def test_a_malformed_notebook_is_reported_not_raised(raw, reason):
+    with pytest.raises(NotANotebook, match=reason):
+        read_notebook(raw)
+
+
+def test_code_cells_and_language_are_read():
+    nb = read_notebook(notebook([{"cell_type": "markdown", "source": "# t"}, {"cell_type": "code", "source": ["a = 1\n", "b = 2"]}],
+                                metadata={"course": {"language": "ko"}}))
+    assert nb.cells == [(1, "a = 1\nb = 2")] and nb.language == "ko"
+    assert read_notebook(notebook([], metadata={"course": {"language": "xx"}})).language == "en"
+
+
+def test_the_channel_frames_and_caps_messages():
+    ours, theirs = socket.socketpair()
+    reader = protocol.Reader(ours)
+    protocol.send(theirs, {"outputs": [1]}, [b"abc", b""])
+    assert reader.receive(time.monotonic() + 5) == ({"outputs": [1]}, [b"abc", b""])
+    theirs.sendall(b"\x00\x00\x01")  # half a prefix, then nothing: a deadline, not a hang
+    with pytest.raises(protocol.TimedOut):
+        reader.receive(time.monotonic() + 0.2)
+    theirs.sendall(protocol.encode({}, [])[:0] + b"\x00" + (1 << 30).to_bytes(4, "big")[1:] + b"\x00\x00")
+    theirs.close()
+    with pytest.raises((protocol.ProtocolViolation, protocol.ChannelClosed)):
+        reader.receive(time.monotonic() + 5)
+
+
+def test_a_closed_channel_is_reported_as_closed():
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    with pytest.raises(protocol.ChannelClosed):
+        protocol.Reader(ours).receive(time.monotonic() + 5)
+
+
+@pytest.mark.parametrize("message", [
+    {"ready": True, "cell_errors": 7, "notes": []},
+    {"ready": True, "cell_errors": [{"cell": "0", "error": "x"}], "notes": []},
+    {"ready": True, "cell_errors": [], "notes": [3]},
+    {"ready": 1, "cell_errors": [], "notes": []},
+    [], "ready", None,
+])
+def test_malformed_reports_are_protocol_violations(message):
+    with pytest.raises(protocol.ProtocolViolation):
+        protocol.validate_ready(message)
+
+
+def test_text_from_the_student_side_is_cleaned():
+    assert protocol.clean("a\ud800b") == "a\\ud800b"
+    assert len(protocol.clean("x" * 10_000, 100)) < 120
+    errors, notes = protocol.validate_ready({"ready": True, "cell_errors": [{"cell": 3, "error": "\udfff" * 3}], "notes": []})
+    assert errors == [(3, "\\udfff" * 3)]
+    "".join(e for _, e in errors).encode("utf-8")  # writable anywhere
+
+
+@pytest.mark.parametrize("problems, missing, expected", [
+    ([], set(), Status.OK),
+    ([Status.CELL_ERRORS], set(), Status.CELL_ERRORS),
+    ([Status.CELL_ERRORS], {"vjp"}, Status.MISSING_FUNCTION),
+    ([Status.CRASHED, Status.TIMEOUT], {"vjp"}, Status.TIMEOUT),
+    ([Status.CRASHED, Status.PROTOCOL], set(), Status.PROTOCOL),
+])
+def test_overall_status_puts_the_worst_first(problems, missing, expected):
+    assert overall_status(problems, missing)[0] is expected
+
+
+def test_results_round_trip_their_records():
+    result = Result("k", "s.ipynb", "42", status=Status.TIMEOUT, late=True,
+                    cases=[CaseResult("q1", "c", "label", 0.5, 1.0, True, "m")])
+    back = Result.from_record(json.loads(json.dumps(result.to_record())))
+    assert back == result and back.score == 0.5 and back.status is Status.TIMEOUT
+
+
+def test_the_seccomp_program_jumps_stay_inside_it():
+    program = sandbox.seccomp_program()
+    for index, (code, true, false, _k) in enumerate(program):
+        if code & 0x07 == 0x05:  # a jump
+            assert 0 <= index + 1 + true < len(program) and 0 <= index + 1 + false < len(program)
+    assert program[-1][0] == 0x06 and len(program) < 256
+
+
+def test_plan_drift_keeps_rounding_and_reports_real_changes():
+    plan = {"questions": [{"cases": [{"expected": {"tensor": [1.0, 2.0], "dtype": "float64", "shape": [2]},
+                                      "calls": [{"args": [0.1]}]}]}]}
+    rounded = json.loads(json.dumps(plan))
+    rounded["questions"][0]["cases"][0]["expected"]["tensor"][1] = 2.0000000000000004
+    assert build.plan_drift(rounded, plan) is None
+    moved = json.loads(json.dumps(plan))
+    moved["questions"][0]["cases"][0]["expected"]["tensor"][1] = 2.0001
+    assert "expected" in build.plan_drift(moved, plan)
+    an_input = json.loads(json.dumps(plan))
+    an_input["questions"][0]["cases"][0]["calls"][0]["args"][0] = 0.10000000000000002
+    assert "args" in build.plan_drift(an_input, plan)  # inputs must be the same bits
