@@ -136,15 +136,18 @@ def plan_drift(fresh, committed, path: str = "plan", in_expected: bool = False, 
     return None
 
 
-def stable_plan(source: Source, root: Path, reference_root: Path | None = None) -> runtime.Plan:
-    """The fresh plan, or the committed one when they differ only by rounding."""
-    fresh = source.plan()
-    committed = committed_plan(reference_root or root, source.name)
+def stable_plan(source: Source, root: Path) -> runtime.Plan:
+    """The fresh plan, or the committed one when they differ only by rounding; with the
+    question titles and case labels of every translation."""
+    plan = source.plan()
+    committed = committed_plan(root, source.name)
     if committed is not None:
-        comparable = {k: v for k, v in committed.items() if k in fresh}
-        if comparable.keys() == fresh.keys() and plan_drift(fresh, comparable) is None:
-            return comparable
-    return fresh
+        comparable = {k: v for k, v in committed.items() if k in plan}
+        if comparable.keys() == plan.keys() and plan_drift(plan, comparable) is None:
+            plan = comparable
+    for language in source.languages():
+        plan = i18n.with_translations(plan, language, i18n.content_catalogue(source.folder, language))
+    return plan
 
 
 # ---------------------------------------------------------------- notebooks
@@ -287,7 +290,7 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
     out = out or root
     catalogues = i18n.course_catalogues(root)
     for source in sources(root, only):
-        plan = stable_plan(source, out, reference_root=root)
+        plan = stable_plan(source, root)
         otter_config = None
         for language in source.languages():
             if language != "en":
@@ -297,7 +300,6 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
                 except ValueError as error:
                     raise CourseError(str(error))
             catalogue = i18n.content_catalogue(source.folder, language)
-            plan = i18n.with_translations(plan, language, catalogue)
             with tempfile.TemporaryDirectory() as tmp:
                 student, config = run_otter_assign(master_notebook(source, root, language, catalogue),
                                                    source.name, Path(tmp))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def run_demo(root: Path, output: Path) -> int:
         print(f"{folder.name}: {len(records)} submissions graded in {time.perf_counter() - began:.1f} s "
               f"-> {output / folder.name / 'gradebook.csv'}")
         for r in records:
-            detail = f" ({r.detail[:70]})" if r.detail else ""
+            detail = f" ({textwrap.shorten(r.detail, 70, placeholder=' ...')})" if r.detail else ""
             print(f"    {r.source:<26} {r.score:>5g} / {r.max_score:<4g} {r.status}{detail}")
     print(f"\ndone in {time.perf_counter() - start:.1f} s; the class reports are {output}/*/report.html, "
           f"students' feedback is in {output}/*/feedback/")

@@ -27,7 +27,7 @@ from tests.grading import autograder_zip, course_grade, make_submission, questio
 pytestmark = pytest.mark.xdist_group("attacks")
 ASSIGNMENT = "hw01_derivatives"
 FULL = sum(question_points(ASSIGNMENT).values())
-LIMITS = Limits(notebook_seconds=15, call_seconds=4, memory_mb=3072)
+LIMITS = Limits(notebook_seconds=8, call_seconds=3, memory_mb=3072)
 CANARY = "CANARY-3f9b7c1e"  # in the honest submissions' code: no other submission may see it
 SECRET = "SECRET-6d2e81aa"  # in files outside the sandbox: must not reach the output
 

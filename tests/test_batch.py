@@ -86,15 +86,16 @@ def test_otter_export_zips_and_odd_files_in_a_folder(tmp_path):
     assert notes == ["skipped 1 metadata files: .DS_Store"]
 
 
-def test_regrading_gives_the_same_result(tmp_path):
+def test_grading_again_from_a_subfolder_gives_the_same_result(tmp_path):
+    """`course grade` finds the autograder from the course's folder (here: a subfolder of it),
+    and grading the same notebooks twice gives the same records."""
     made = tmp_path / "made"
     make_submission(ASSIGNMENT, WRONG_RELU, made, "wrong")
     make_submission(ASSIGNMENT, {}, made, "random", ["import random\nprint(random.random())"])
     records = []
     for run in ("a", "b"):
         out = tmp_path / run
-        done = course("grade", str(made), "--assignment", ASSIGNMENT, "--output", str(out),
-                      "--autograder", str(autograder_zip(ASSIGNMENT)))
+        done = course("grade", str(made), "--assignment", ASSIGNMENT, "--output", str(out), cwd=Path(__file__).parent)
         assert done.returncode == 0, done.stderr
         records.append({p.name: {k: v for k, v in json.loads(p.read_text()).items() if k != "seconds"}
                         for p in sorted((out / "results").glob("*.json"))})
@@ -102,15 +103,8 @@ def test_regrading_gives_the_same_result(tmp_path):
     assert records[0]["wrong_hw01_derivatives.ipynb.json"]["questions"]["q3"] < question_points(ASSIGNMENT)["q3"]
 
 
-def test_grade_finds_the_autograder_from_the_course_folder(tmp_path):
-    made = tmp_path / "made"
-    make_submission(ASSIGNMENT, {}, made, "right")
-    elsewhere = subprocess.run([sys.executable, "-m", "course.cli", "grade", str(made), "--assignment", ASSIGNMENT,
-                                "--output", str(tmp_path / "out")], capture_output=True, text=True,
-                               cwd=Path(__file__).parent)  # a subfolder of the course
-    assert elsewhere.returncode == 0, elsewhere.stderr
-    lost = subprocess.run([sys.executable, "-m", "course.cli", "grade", str(made), "--assignment", ASSIGNMENT,
-                           "--output", str(tmp_path / "out2")], capture_output=True, text=True, cwd=tmp_path)
+def test_grading_outside_a_course_says_what_to_do(tmp_path):
+    lost = course("grade", str(tmp_path), "--assignment", ASSIGNMENT, "--output", str(tmp_path / "out"), cwd=tmp_path)
     assert lost.returncode == 2 and "no course here" in lost.stderr and "Traceback" not in lost.stderr
 
 

@@ -204,3 +204,12 @@ def test_with_autograd_forbidden_grad_mode_is_off_and_stays_off():
 def test_every_tolerance_is_documented():
     for name in checks.TOLERANCES:
         assert f"``{name}``" in checks.__doc__
+
+
+def test_a_failure_message_does_not_repeat_the_case_label():
+    """Feedback and otter show the label beside the message: the message must not say it again."""
+    case = {"label": "x^2 at x = 3 is about 6", "calls": [{"fn": "f", "args": [], "kwargs": {}}], "post": None,
+            "expected": 6.0, "tol": "exact", "hidden": False}
+    with pytest.raises(CheckFailure) as raised:
+        checks.judge(case, [6.5], {})
+    assert str(raised.value) == "got 6.5, expected 6 (relative error 8.33e-02, tolerance 1e-09)"

@@ -59,6 +59,13 @@ def test_the_student_line_then_otter_check_in_a_fresh_environment(tmp_path):
     home = tmp_path / "home"  # no kernel spec, no config, no cache from this machine's user
     home.mkdir()
     env["HOME"] = str(home)
+    figure = ("import koreanize_matplotlib, matplotlib, warnings\nwarnings.simplefilter('error')\n"
+              "matplotlib.use('Agg')\n"
+              "matplotlib.rcParams['font.family'] = ['DejaVu Sans', 'NanumGothic']\n"
+              "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.loglog([1e-8, 1e-2], [1e-6, 1e-1])\n"
+              "ax.set_title('전진 차분과 중앙 차분의 오차 −1')\nax.set_xlabel('간격 h')\nfig.savefig('hangul.png')\n")
+    hangul = subprocess.run([str(bin_dir / "python"), "-c", figure], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert hangul.returncode == 0 and not hangul.stderr and (tmp_path / "hangul.png").stat().st_size > 5000, hangul.stderr
     for label, replaced, expect in [("untouched", None, "is not implemented yet"), ("solved", {}, "All tests passed!")]:
         notebook = with_public_tests(make_submission("hw01_derivatives", replaced, tmp_path, label), "hw01_derivatives")
         check = subprocess.run([str(bin_dir / "otter"), "check", notebook.name], cwd=notebook.parent, env=env,

@@ -1,8 +1,7 @@
 """The student's path, with the real tools, for every assignment and edition: the filled
 notebook runs top to bottom in a real Jupyter kernel (its grader.check cells pass, its plots
 draw, nothing warns); `otter check` on the untouched notebook reports per question; and
-`otter run` with the built zip gives the reference full marks and the stub 0, as
-`course grade` does."""
+`otter run` with the built zip gives the reference full marks and the stub 0."""
 
 from __future__ import annotations
 
@@ -13,8 +12,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.grading import (ASSIGNMENTS, course_grade, make_submission, otter_run, question_points, source_of,
-                           with_public_tests)
+from tests.grading import (ASSIGNMENTS, bugs_of, course_grade, make_submission, otter_run, question_points,
+                           source_of, with_public_tests)
 
 EDITIONS = [(name, language) for name in ASSIGNMENTS for language in source_of(name).languages()]
 # One Korean edition in the quick suite; every other one in the slow suite (.ci/run runs both).
@@ -61,26 +60,36 @@ def test_otter_check_reports_each_question_of_the_untouched_notebook(name, langu
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_reference_full_marks_stub_zero_with_both_graders(name, tmp_path):
-    folder = tmp_path / "submissions"
-    paths = {label: make_submission(name, replaced, folder, label) for label, replaced in
-             [("reference", {}), ("untouched", None)]}
-    ours = course_grade(name, folder, tmp_path / "graded")
+def test_otter_run_with_the_zip_gives_the_reference_full_marks_and_the_stub_zero(name, tmp_path):
+    """The zip is a real otter autograder too; the hardened grader's own scores for the same
+    notebooks are checked in test_grading.py."""
     full = question_points(name)
-    assert ours["reference"].question_scores() == full
-    assert ours["untouched"].question_scores() == {q: 0 for q in full}
-    for label, path in paths.items():
-        assert otter_run(name, path) == ours[label].question_scores(), label
+    assert otter_run(name, make_submission(name, {}, tmp_path, "reference")) == full
+    assert otter_run(name, make_submission(name, None, tmp_path, "untouched")) == {q: 0 for q in full}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_a_korean_notebook_scores_what_the_english_one_does(name, tmp_path):
-    languages = source_of(name).languages()
-    if "ko" not in languages:
+def test_a_korean_notebook_is_graded_as_the_english_one_with_korean_feedback(name, tmp_path):
+    """The same zip grades both editions: the same code scores the same in Korean and in English
+    (with `course grade` and with `otter run`), a realistic bug loses the same points on the
+    same question, and the Korean student's feedback is Korean."""
+    if "ko" not in source_of(name).languages():
         pytest.skip(f"{name} has no Korean edition")
+    bug = bugs_of(name)[0][0]
     folder = tmp_path / "submissions"
-    paths = {language: make_submission(name, {}, folder, language, language=language) for language in languages}
+    paths = {}
+    for language in ("en", "ko"):
+        paths[f"reference-{language}"] = make_submission(name, {}, folder, f"reference-{language}", language=language)
+        make_submission(name, None, folder, f"untouched-{language}", language=language)
+        make_submission(name, {bug.function: bug.source}, folder, f"bug-{language}", language=language)
     ours = course_grade(name, folder, tmp_path / "graded")
-    assert ours["ko"].question_scores() == ours["en"].question_scores() == question_points(name)
-    assert otter_run(name, paths["ko"]) == question_points(name)
+    full = question_points(name)
+    for kind, expected in [("reference", full), ("untouched", {q: 0 for q in full}), ("bug", {**full, **bug.expected})]:
+        assert ours[f"{kind}-ko"].question_scores() == ours[f"{kind}-en"].question_scores() == expected, kind
+    assert ours["bug-ko"].language == "ko" and ours["bug-en"].language == "en"
+    page = (tmp_path / "graded" / "feedback" / f"{ours['bug-ko'].key}.html").read_text(encoding="utf-8")
+    assert "점" in page and "테스트" in page, "the Korean student's feedback is not in Korean"
+    failed = next(c for c in ours["bug-ko"].cases if c.message)
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in failed.message), failed.message
+    assert otter_run(name, paths["reference-ko"]) == full
