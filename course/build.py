@@ -18,6 +18,7 @@ digits), the committed plan is kept, so a build never differs because of the mac
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
@@ -32,7 +33,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from course import i18n, layout, notebook, render, runtime
+from course import cells, i18n, layout, notebook, render, runtime
 from course.layout import CourseError
 from course.spec import compile_plan
 
@@ -145,9 +146,15 @@ def stable_plan(source: Source, root: Path) -> runtime.Plan:
         comparable = {k: v for k, v in committed.items() if k in plan}
         if comparable.keys() == plan.keys() and plan_drift(plan, comparable) is None:
             plan = comparable
+    skippable = set()
     for language in source.languages():
-        plan = i18n.with_translations(plan, language, i18n.content_catalogue(source.folder, language))
-    return plan
+        catalogue = i18n.content_catalogue(source.folder, language)
+        plan = i18n.with_translations(plan, language, catalogue)
+        blocks = [block[len("code:\n"):] for block in i18n.skeleton(source.prose(language))
+                  if block.startswith("code:\n")]
+        skippable |= {hashlib.sha256(i18n.translate_code(blocks[i], catalogue).encode()).hexdigest()
+                      for i in cells.demonstrations(blocks)}
+    return {**plan, "demonstrations": sorted(skippable)}
 
 
 # ---------------------------------------------------------------- notebooks

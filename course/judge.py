@@ -82,7 +82,7 @@ class Session:
         process = self.worker.launch(self.limits)
         try:
             process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
-                          "language": self.notebook.language})
+                          "language": self.notebook.language, "skip": self.plan.get("demonstrations", [])})
             message, _ = process.receive(self.limits.notebook_seconds)
             self.cell_errors, self.notes = protocol.validate_ready(message)
         except protocol.ProtocolViolation as error:

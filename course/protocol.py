@@ -12,7 +12,7 @@ surrogates escaped, so any log, CSV or web page can hold it.
 
 Messages, in order:
     grader -> student  {"op": "run", "cells": [[index, source], ...], "fixtures": {...},
-                        "language": "en"}
+                        "language": "en", "skip": [sha256 of an unchanged demonstration cell, ...]}
     student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "..."}], "notes": [...]}
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers

@@ -28,7 +28,7 @@ import types
 
 import torch  # imported once per worker: every student process forks with it loaded
 
-from course import protocol, runtime, sandbox
+from course import cells, protocol, runtime, sandbox
 
 # What notebooks of this course import, loaded once per worker: a warm start for every
 # student process (which may still import anything its read-only Python holds).
@@ -118,7 +118,9 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     fixtures = runtime.load_fixtures(request["fixtures"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     cell_errors = []
-    for index, source in request["cells"]:
+    to_run = cells.runnable(request["cells"], set(request["skip"]))
+    notes.append(f"ran {len(to_run)} of {len(request['cells'])} code cells (unchanged demonstrations skipped)")
+    for index, source in to_run:
         try:
             exec(compile(_strip_magics(source), f"<cell {index}>", "exec"), namespace)
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading

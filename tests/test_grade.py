@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from course import build, protocol, sandbox
+from course import build, cells, protocol, sandbox
 from course.judge import NotANotebook, overall_status, read_notebook
 from course.results import CaseResult, Result, Status
 
@@ -118,3 +118,23 @@ def test_plan_drift_keeps_rounding_and_reports_real_changes():
     an_input = json.loads(json.dumps(plan))
     an_input["questions"][0]["cases"][0]["calls"][0]["args"][0] = 0.10000000000000002
     assert "args" in build.plan_drift(an_input, plan)  # inputs must be the same bits
+
+
+def test_unchanged_demonstrations_are_skipped_and_everything_a_student_wrote_runs():
+    import hashlib
+    demo_plot = "xs = [1, 2]\nprint(xs)"
+    demo_table = "table = {1: 2}\nprint(table)"
+    cells_ = [(0, "import math"), (1, "def f(x):\n    return math.sin(x)"), (2, demo_plot), (3, demo_table)]
+    skippable = {hashlib.sha256(s.encode()).hexdigest() for s in (demo_plot, demo_table)}
+    assert cells.runnable(cells_, skippable) == cells_[:2]
+    edited = cells_[:3] + [(3, demo_table + "\nprint('mine')")]
+    assert cells.runnable(edited, skippable) == [cells_[0], cells_[1], edited[3]]
+    reading = cells_[:1] + [(1, "def f(x):\n    return table[x]")] + cells_[2:]
+    assert cells.runnable(reading, skippable) == [reading[0], reading[1], reading[3]]
+    broken = cells_ + [(4, "def (")]
+    assert cells.runnable(broken, skippable) == broken
+
+
+def test_a_cell_that_sets_a_global_setting_is_never_a_demonstration():
+    blocks = ["import torch", "torch.set_default_dtype(torch.float64)", "x = torch.ones(2)\nprint(x)"]
+    assert cells.demonstrations(blocks) == [2]
