@@ -135,10 +135,20 @@ def overall_status(problems: list[Status], missing: set[str]) -> tuple[Status, s
     return Status.OK, ""
 
 
+_fixtures: dict[int, tuple[runtime.Plan, dict]] = {}
+
+
+def fixtures_of(plan: runtime.Plan) -> dict:
+    """The plan's fixtures, defined once per plan (and so are their caches, like sketch's)."""
+    if id(plan) not in _fixtures or _fixtures[id(plan)][0] is not plan:
+        _fixtures[id(plan)] = (plan, runtime.load_fixtures(plan["fixtures"]))
+    return _fixtures[id(plan)][1]
+
+
 def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limits, result: Result) -> Result:
     """Fill ``result`` (identity already set) with the grading of the notebook ``raw``."""
     start = time.monotonic()
-    fixtures = runtime.load_fixtures(plan["fixtures"])
+    fixtures = fixtures_of(plan)
     try:
         notebook = read_notebook(raw)
     except NotANotebook as problem:
