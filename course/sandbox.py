@@ -142,11 +142,28 @@ def private_root(base: str, runtime_dir: str, owner: int) -> str:
     return HOME
 
 
-def drop_privileges(student_uid: int) -> str:
-    """Root becomes an unprivileged uid of its own; anyone loses every capability."""
+def maps_uid(uid: int) -> bool:
+    """Whether this user namespace has ``uid`` (a rootless container maps root alone)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            ranges = [tuple(int(n) for n in line.split()) for line in f if line.strip()]
+    except OSError:
+        return False
+    return any(inside <= uid < inside + count for inside, _outside, count in ranges)
+
+
+def own_uid(student_uid: int) -> bool:
+    """As root with the student's uid mapped, the student process runs under that uid."""
+    return os.getuid() == 0 and maps_uid(student_uid)
+
+
+def drop_privileges(student_uid: int | None) -> str:
+    """Root becomes ``student_uid``, an unprivileged uid of its own (None: there is none to
+    switch to); anyone loses every capability."""
     for cap in range(64):
         LIBC.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
-    if os.getuid() == 0:
+    capped = True
+    if student_uid is not None:
         os.setgroups([])
         os.setresgid(student_uid, student_uid, student_uid)
         os.setresuid(student_uid, student_uid, student_uid)
@@ -155,9 +172,15 @@ def drop_privileges(student_uid: int) -> str:
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
         data = (ctypes.c_uint32 * 6)()
         LIBC.syscall(_SYSCALLS["capset"], header, data)
-        identity = "its own user namespace, no capabilities"
-    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
+        if os.getuid() == 0:  # root of a namespace that maps no other uid: its count is everyone's
+            identity, capped = "NO uid of its own (a user namespace that maps root alone): no capabilities", False
+        else:
+            identity = "its own user namespace, no capabilities"
+    if capped:
+        resource.setrlimit(resource.RLIMIT_NPROC, (MAX_TASKS, MAX_TASKS))
     LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL: a change of uid cleared it
+    if not capped:
+        return f"{identity}; threads not capped"
     return f"identity: {identity}; at most {MAX_TASKS} threads"
 
 
@@ -394,20 +417,21 @@ def isolate(limits: dict, base: str, student_uid: int, runtime_dir: str, fallbac
     ``fallback_home``: the folder to work in when there is no private root."""
     notes = []
     set_limits(limits)
+    switch = own_uid(student_uid)  # asked before the private root hides /proc
     private, found = enter_namespaces()
     notes += found
     home = None
     if private and base:
         try:
-            home = private_root(base, runtime_dir, student_uid if os.getuid() == 0 else os.getuid())
+            home = private_root(base, runtime_dir, student_uid if switch else os.getuid())
             notes.append(f"filesystem: a private root (Python, libraries, runtime, read-only); home: {SCRATCH_MB} MB tmpfs")
         except OSError as error:
             notes.append(f"NO private filesystem ({error}): Landlock only, no disk quota")
     if home is None:
         home = fallback_home
-        if os.getuid() == 0:
+        if switch:
             os.chown(home, student_uid, student_uid)
-    notes.append(drop_privileges(student_uid))
+    notes.append(drop_privileges(student_uid if switch else None))
     os.chdir(home)
     for name in ("HOME", "TMPDIR", "MPLCONFIGDIR"):
         os.environ[name] = home

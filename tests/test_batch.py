@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -195,3 +196,28 @@ def _relu_bug_loss() -> float:
     source = source_of(ASSIGNMENT)
     scores = samples.score_in_process(source.plan(), samples.functions_with(source.module("reference"), WRONG_RELU))
     return sum(question_points(ASSIGNMENT).values()) - sum(scores.values())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="util-linux's unshare is not installed")
+def test_a_rootless_container_grades_and_says_what_it_lacks(tmp_path):
+    """Root of a user namespace that maps root alone (rootless Docker or Podman): no uid to
+    switch to, so the student process keeps its namespace's root without capabilities; it
+    still grades, and the log and the gradebook say what is missing."""
+    made = tmp_path / "made"
+    make_submission(ASSIGNMENT, {}, made, "right", ["from concurrent.futures import ThreadPoolExecutor\n"
+                                                    "with ThreadPoolExecutor(4) as pool:\n"
+                                                    "    print(sum(pool.map(abs, range(10))))"])
+    make_submission(ASSIGNMENT, WRONG_RELU, made, "wrong")
+    run = subprocess.run(["unshare", "--user", "--map-root-user", sys.executable, "-m", "course.cli", "grade",
+                          str(made), "--assignment", ASSIGNMENT, "--output", str(tmp_path / "out"),
+                          "--autograder", str(autograder_zip(ASSIGNMENT))], capture_output=True, text=True, timeout=600)
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("this kernel refuses user namespaces")
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {r["submission"]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv", encoding="utf-8"))}
+    assert float(rows["right/hw01_derivatives.ipynb"]["total"]) == FULL
+    assert float(rows["wrong/hw01_derivatives.ipynb"]["total"]) == FULL - _relu_bug_loss()
+    assert "NO uid of its own" in run.stderr and "NO uid of its own" in rows["right/hw01_derivatives.ipynb"][
+        "protections missing"]
