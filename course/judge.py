@@ -39,7 +39,7 @@ def read_notebook(raw: bytes) -> Notebook:
     except UnicodeDecodeError:
         raise NotANotebook("not UTF-8 text")
     except ValueError as error:
-        raise NotANotebook(f"not valid notebook JSON ({protocol.clean(error, 120)})")
+        raise NotANotebook(f"not valid notebook JSON ({protocol.clean(str(error), 120)})")
     except RecursionError:
         raise NotANotebook("nested too deeply to be a notebook")
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list) or nb.get("nbformat") != 4:
