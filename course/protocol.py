@@ -117,7 +117,7 @@ class Reader:
         size, count = _PREFIX.unpack_from(self.data)
         if size > MAX_HEADER or count > MAX_BUFFERS:
             raise ProtocolViolation(f"a message of {size} bytes with {count} buffers")
-        offset, lengths = _PREFIX.size + size, []
+        offset = _PREFIX.size + size
         self._fill(offset, deadline)
         header = bytes(self.data[_PREFIX.size:offset])
         buffers = []
@@ -130,7 +130,6 @@ class Reader:
                 raise ProtocolViolation(f"more than {MAX_MESSAGE >> 20} MB in one answer")
             self._fill(offset + _LENGTH.size + length, deadline)
             buffers.append(bytes(self.data[offset + _LENGTH.size:offset + _LENGTH.size + length]))
-            lengths.append(length)
             offset += _LENGTH.size + length
         del self.data[:offset]
         try:

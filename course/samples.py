@@ -98,14 +98,16 @@ def score_in_process(plan: dict, functions: dict) -> dict[str, float]:
     scores: dict[str, float] = {}
     dtype = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)  # as every notebook of the course sets it
-    for q in plan["questions"]:
-        scores[q["name"]] = 0.0
-        for case in q["cases"]:
-            try:
-                outputs = runtime.run_case(functions, case["calls"], fixtures)
-                checks.judge(case, outputs, fixtures, tuple(q["outputs"]))
-                scores[q["name"]] += case["points"]
-            except (runtime.CallFailed, checks.CheckFailure):
-                pass
-    torch.set_default_dtype(dtype)
+    try:
+        for q in plan["questions"]:
+            scores[q["name"]] = 0.0
+            for case in q["cases"]:
+                try:
+                    outputs = runtime.run_case(functions, case["calls"], fixtures)
+                    checks.judge(case, outputs, fixtures, tuple(q["outputs"]))
+                    scores[q["name"]] += case["points"]
+                except (runtime.CallFailed, checks.CheckFailure):
+                    pass
+    finally:
+        torch.set_default_dtype(dtype)
     return scores

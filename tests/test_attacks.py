@@ -129,7 +129,7 @@ for module in list(sys.modules.values()):
 found += sum("{CANARY}" in "".join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)
 raise RuntimeError(f"ATTACK canaries found: {{found}}")
 """], 0),
-        "theft_by_reading_memory": ("stub", {}, [f"""
+        "theft_by_reading_memory": ("stub", {}, ["""
 data = open("/proc/self/mem", "rb")
 raise RuntimeError("ATTACK memory opened")
 """], 0),
