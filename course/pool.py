@@ -48,6 +48,15 @@ class Died(Exception):
         self.status, self.detail = status, detail
 
 
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie has already died)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def hide_memory() -> None:
     """Same-uid processes cannot read this process's memory (/proc/PID/mem, ptrace)."""
     ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 0
@@ -106,6 +115,7 @@ class Worker:
 
     def __init__(self, slot: int, scratch: Path, guarded: list[str]):
         self.slot, self.scratch, self.exits, self.runs = slot, scratch, {}, 0
+        self.students: set[int] = set()  # every student process started, until it is known to be gone
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "PYTHONPATH")}
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
@@ -129,6 +139,7 @@ class Worker:
             message = json.loads(data)
             if "exited" in message:
                 self.exits[message["exited"]] = message
+                self.students.discard(message["exited"])
             if wanted in message:
                 return message
 
@@ -169,12 +180,19 @@ class Worker:
             raise
         finally:
             theirs.close()
+        self.students.add(pid)
         return StudentProcess(self, pid, ours, output, folder)
 
     def close(self) -> None:
+        """Kill the worker; its student processes die with it (PR_SET_PDEATHSIG): wait until
+        they have, so that nothing of the batch outlives it."""
         self.control.close()
         self.process.kill()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+        deadline = time.monotonic() + 10
+        while self.students and time.monotonic() < deadline:
+            self.students = {pid for pid in self.students if running(pid)}
+            time.sleep(0.02)

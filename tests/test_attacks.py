@@ -314,7 +314,7 @@ with ThreadPoolExecutor(4) as pool:
         patch.setattr(pool.Worker, "launch", recording_launch)
         patch.setattr(pool.Worker, "__init__", recording_start)
         results = course_grade(ASSIGNMENT, folder, output, limits=LIMITS)
-    leftovers = [pid for pid in started if Path(f"/proc/{pid}").exists()]
+    leftovers = [pid for pid in started if pool.running(pid)]
     yield {"results": results, "expected": {name: spec[3] for name, spec in attacks.items()}, "before": before,
            "received": received, "output": output, "root": root, "leftovers": leftovers,
            "started": started}
