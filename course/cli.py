@@ -35,6 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     report = commands.add_parser("report", help="rebuild OUTPUT/report.html from OUTPUT/results/ without regrading")
     report.add_argument("output")
 
+    push = commands.add_parser("push", help="send a graded batch's grades and feedback pages to an LMS")
+    push.add_argument("lms", choices=["canvas"])
+    push.add_argument("output", help="the folder `course grade --output` wrote")
+    push.add_argument("--url", required=True, help="your Canvas, e.g. https://canvas.example.edu")
+    push.add_argument("--course", type=int, required=True, help="the course's id (the number in its URL)")
+    push.add_argument("--assignment", type=int, required=True, help="the assignment's id (the number in its URL)")
+    push.add_argument("--yes", action="store_true", help="send (default: a dry run that lists what would change)")
+
     args = parser.parse_args(argv)
     try:
         return run(args)
@@ -50,6 +58,10 @@ def run(args) -> int:
     if args.command == "report":
         from course.report import rebuild
         print(f"report: {rebuild(Path(args.output))}")
+        return 0
+    if args.command == "push":
+        from course.canvas_push import push
+        push(Path(args.output), args.url, args.course, args.assignment, send=args.yes)
         return 0
     root = Path(args.root).resolve() if args.root else find_root()
     if args.command == "demo":
