@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--assignment", type=int, required=True, help="the assignment's id (the number in its URL)")
     push.add_argument("--yes", action="store_true", help="send (default: a dry run that lists what would change)")
 
+    links = commands.add_parser("links", help="print links that open each assignment on a JupyterHub or in Colab")
+    links.add_argument("--repo", required=True, help="the course's public repository, e.g. https://github.com/you/calc4ml")
+    links.add_argument("--hub", help="your JupyterHub (nbgitpuller installed), e.g. https://hub.example.edu")
+    links.add_argument("--branch", default="main")
+    links.add_argument("--interface", choices=["lab", "classic"], default="lab")
+
     args = parser.parse_args(argv)
     try:
         return run(args)
@@ -64,6 +70,11 @@ def run(args) -> int:
         push(Path(args.output), args.url, args.course, args.assignment, send=args.yes)
         return 0
     root = Path(args.root).resolve() if args.root else find_root()
+    if args.command == "links":
+        from course.links import links as make_links
+        for link in make_links(root, args.repo, args.hub, args.branch, args.interface):
+            print(f"{link.assignment:<20} {link.language}  {link.url}")
+        return 0
     if args.command == "demo":
         return run_demo(root, Path(args.output))
     if args.command == "translate":
