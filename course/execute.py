@@ -132,11 +132,12 @@ class Shell:
         self.runs += 1
         filename = f"<ipython-input-{self.runs}-{hashlib.sha1(code.encode()).hexdigest()[:12]}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
-        tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST)
+        # dont_inherit: this module's ``from __future__ import annotations`` is not the student's
+        tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, filename, "exec"), self.user_ns)
+        exec(compile(tree, filename, "exec", dont_inherit=True), self.user_ns)
         if last is not None:
-            return eval(compile(ast.Expression(last.value), filename, "eval"), self.user_ns)
+            return eval(compile(ast.Expression(last.value), filename, "eval", dont_inherit=True), self.user_ns)
         return None
 
     def note(self, command: str, why: str) -> None:

@@ -229,3 +229,11 @@ def test_syntax_errors_say_their_line_and_unbound_names_are_consequences():
 def test_bound_names_of_cells_python_cannot_parse():
     assert execute.bound_names("import a.b as c, d\nfrom x import (p, q as r)\nx: int = 3\ny == 2\ndef (\n"
                                "class K:\n    z = 1\n") == {"c", "d", "p", "r", "x", "K"}
+
+
+def test_annotations_are_evaluated_as_in_jupyter():
+    """No ``from __future__ import annotations`` leaks from the grader's modules into the cells."""
+    namespace, errors, _ = run("def f(x: Callable) -> int:\n    return x", "from typing import Callable\ny: int = 1\n"
+                               "def g(x: Callable) -> int:\n    return x")
+    assert errors[0]["error"] == "NameError: name 'Callable' is not defined" and "f" not in namespace
+    assert namespace["g"].__annotations__["x"] is namespace["Callable"] and namespace["__annotations__"] == {"y": int}
