@@ -98,6 +98,20 @@ def bound_names(source: str) -> set[str]:
     return names
 
 
+_TRANSFORMER = TransformerManager()
+
+
+def as_python(source: str) -> str:
+    """The Python that Jupyter runs for a cell (magics, ``?``, ``!`` become calls on
+    ``get_ipython()``), on the cell's own line numbers."""
+    try:
+        code = _TRANSFORMER.transform_cell(source)
+    except Exception:  # IPython could not read it: Python will say why
+        return source
+    dropped = _blank_head(source) - _blank_head(code)  # IPython drops leading blank lines
+    return "\n" * max(dropped, 0) + code
+
+
 class Shell:
     """What ``get_ipython()`` returns while a notebook runs: IPython's calls, answered the way
     Jupyter would, in the notebook's namespace, except what needs a process."""
@@ -105,7 +119,6 @@ class Shell:
     def __init__(self, namespace: dict, translate: Callable[[str], str] = lambda message: message):
         self.user_ns = namespace
         self._ = translate
-        self.transformer = TransformerManager()
         self.notes: list[str] = []
         self.skipped = 0  # notes beyond MAX_NOTES
         self.cell = 0  # the code cell running (1-based), for the notes
@@ -123,12 +136,7 @@ class Shell:
     def run_code(self, source: str) -> Any:
         """Transform, register, compile and run ``source`` in the namespace; the value of its
         last line when that is an expression (what ``y = %time f(x)`` assigns)."""
-        try:
-            code = self.transformer.transform_cell(source)
-        except Exception:  # IPython could not read it: Python will say why
-            code = source
-        dropped = _blank_head(source) - _blank_head(code)  # IPython drops leading blank lines: keep the numbers
-        code = "\n" * max(dropped, 0) + code
+        code = as_python(source)
         self.runs += 1
         filename = f"<ipython-input-{self.runs}-{hashlib.sha1(code.encode()).hexdigest()[:12]}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
@@ -229,18 +237,10 @@ def run_cells(numbered: list[tuple[int, str]], namespace: dict,
             name = getattr(error, "name", None) if isinstance(error, NameError) else None
             errors.append({"cell": number, "line": first_line(source), "error": describe(error),
                            "consequence": name in unbound if name else False})
-            unbound |= bound_names(_safe_transform(shell, source))
+            unbound |= bound_names(as_python(source))
     return errors, shell.all_notes()
 
 
 def _blank_head(text: str) -> int:
     lines = text.splitlines()
     return next((n for n, line in enumerate(lines) if line.strip()), len(lines))
-
-
-def _safe_transform(shell: Shell, source: str) -> str:
-    try:
-        return shell.transformer.transform_cell(source)
-    except Exception:
-        return source
-

@@ -109,7 +109,7 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     runtime.set_language(request["language"])
     fixtures = runtime.load_fixtures(request["fixtures"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    to_run = cells.runnable(request["cells"], set(request["skip"]))
+    to_run = cells.runnable(request["cells"], set(request["skip"]), execute.as_python)
     notes.append(f"ran {len(to_run)} of {len(request['cells'])} code cells (unchanged demonstrations skipped)")
     number = {index: n for n, (index, _) in enumerate(request["cells"], 1)}  # as the student counts code cells
     cell_errors, skipped = execute.run_cells([(number[index], source) for index, source in to_run], namespace,
