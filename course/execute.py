@@ -49,7 +49,7 @@ QUIET = {"matplotlib", "config", "load_ext", "reload_ext", "unload_ext", "autore
          "notebook", "reset_selective", "html", "HTML", "javascript", "js", "latex", "markdown", "svg"}
 # Magics that start a process: the sandbox cannot.
 SHELL = {"pip", "conda", "mamba", "micromamba", "system", "sx", "sc", "bash", "sh", "script", "!", "perl", "ruby",
-         "python", "python2", "python3", "pypy", "cd", "ls", "cat", "mkdir", "rm", "mv", "cp", "ldir", "less",
+         "python", "python2", "python3", "pypy", "ls", "cat", "mkdir", "rm", "mv", "cp", "ldir", "less",
          "more", "man", "killbgscripts"}
 # Timing magics run their statement once (grading time matters), and their options with a value.
 TIMED = {"time": "", "timeit": "nrp", "prun": "lsTD"}
@@ -68,12 +68,18 @@ def _cut(text: str, limit: int) -> str:
 
 
 def describe(error: BaseException) -> str:
-    """``Type: message``; a SyntaxError says its line in the cell (its file name is ours)."""
-    if isinstance(error, SyntaxError) and error.msg:
-        where = f" (line {error.lineno})" if error.lineno else ""
-        return _cut(f"{type(error).__name__}: {error.msg}{where}", ERROR_CHARS)
-    message = str(error) if error.args not in ((), (None,)) else ""  # exit(): SystemExit(None)
-    return _cut(f"{type(error).__name__}: {message}" if message else type(error).__name__, ERROR_CHARS)
+    """``Type: message``; a SyntaxError says its line in the cell (its file name is ours).
+    Never raises: a student's exception may have a ``__str__`` that does."""
+    kind = type(error).__name__
+    try:
+        if isinstance(error, SyntaxError) and isinstance(error.msg, str) and error.msg:
+            where = f" (line {error.lineno})" if isinstance(error.lineno, int) else ""
+            return _cut(f"{kind}: {error.msg}{where}", ERROR_CHARS)
+        args = error.args
+        message = "" if len(args) == 0 or (len(args) == 1 and args[0] is None) else str(error)  # exit()
+    except BaseException:
+        message = "?"
+    return _cut(f"{kind}: {message}" if message else kind, ERROR_CHARS)
 
 
 _BINDING = re.compile(r"^(?:(?:async\s+)?def|class)\s+(\w+)|^(\w+)\s*(?::[^=\n]*)?=(?!=)|"
@@ -234,9 +240,9 @@ def run_cells(numbered: list[tuple[int, str]], namespace: dict,
         try:
             shell.run_code(source)
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading
-            name = getattr(error, "name", None) if isinstance(error, NameError) else None
+            name = NameError.name.__get__(error) if isinstance(error, NameError) else None  # not a subclass's
             errors.append({"cell": number, "line": first_line(source), "error": describe(error),
-                           "consequence": name in unbound if name else False})
+                           "consequence": isinstance(name, str) and name in unbound})
             unbound |= bound_names(as_python(source))
     return errors, shell.all_notes()
 

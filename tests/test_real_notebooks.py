@@ -72,7 +72,7 @@ once = len(calls)
 assert H.shape == (3, 3) and torch.equal(H, H2) and len(calls) == 2 * once, (len(calls), once)
 '''
 HONEST = {
-    "question_mark": variant({NEWTON_STEP: lambda s: s.rstrip() + "\n\ntorch.linalg.solve?"}),
+    "question_mark": variant({NEWTON_STEP: lambda s: s.rstrip() + "\n\nhelp(newton_step)\ntorch.linalg.solve?"}),
     "nbconvert_magic": variant({IMPORTS: lambda s: "get_ipython().run_line_magic('matplotlib', 'inline')\n" + s}),
     "matplotlib_inline": variant({IMPORTS: lambda s: "%matplotlib inline\n" + s}),
     "time_and_timeit": variant(after={NUMERICAL_HESSIAN: TIMED}),
@@ -248,3 +248,10 @@ def test_a_magic_does_not_make_every_demonstration_run():
     skip = {hashlib.sha256(demo.encode()).hexdigest()}
     assert cells.runnable(notebook, skip, execute.as_python) == [notebook[0], notebook[2]]
     assert cells.runnable(notebook, skip) == notebook  # read as plain Python, the magics do not parse
+
+
+def test_an_exception_that_cannot_describe_itself_is_still_reported():
+    _, errors, _ = run("class Odd(Exception):\n    def __str__(self):\n        raise RuntimeError\n\n"
+                       "    def __eq__(self, other):\n        raise RuntimeError\n\nraise Odd(1)",
+                       "class Named(NameError):\n    name = property(lambda self: 1 / 0)\n\nraise Named('x')")
+    assert [e["error"] for e in errors] == ["Odd: ?", "Named: x"]
