@@ -146,12 +146,15 @@ class Shell:
         self.runs += 1
         filename = f"<ipython-input-{self.runs}-{hashlib.sha1(code.encode()).hexdigest()[:12]}>"
         linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+        tree = ast.parse(code, filename)
+        last = tree.body[-1] if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        if last is not None:
+            tree.body.pop()
         # dont_inherit: this module's ``from __future__ import annotations`` is not the student's
-        tree = compile(code, filename, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
         exec(compile(tree, filename, "exec", dont_inherit=True), self.user_ns)
         if last is not None:
-            return eval(compile(ast.Expression(last.value), filename, "eval", dont_inherit=True), self.user_ns)
+            value = ast.Expression(last.value)
+            return eval(compile(value, filename, "eval", dont_inherit=True), self.user_ns)
         return None
 
     def note(self, command: str, why: str) -> None:
@@ -240,7 +243,8 @@ def run_cells(numbered: list[tuple[int, str]], namespace: dict,
         try:
             shell.run_code(source)
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading
-            name = NameError.name.__get__(error) if isinstance(error, NameError) else None  # not a subclass's
+            # NameError's own field, not a property a student's subclass defines
+            name = vars(NameError)["name"].__get__(error) if isinstance(error, NameError) else None
             errors.append({"cell": number, "line": first_line(source), "error": describe(error),
                            "consequence": isinstance(name, str) and name in unbound})
             unbound |= bound_names(as_python(source))

@@ -156,7 +156,7 @@ def validate_ready(message: object) -> tuple[list[CellError], list[str]]:
             and isinstance(message["notes"], list) and len(message["cell_errors"]) <= 10000
             and len(message["notes"]) <= 50):
         raise ProtocolViolation("a malformed report after running the notebook")
-    errors = []
+    errors: list[CellError] = []
     for entry in message["cell_errors"]:
         if not (isinstance(entry, dict) and set(entry) == {"cell", "line", "error", "consequence"}
                 and type(entry["cell"]) is int and 0 < entry["cell"] < 1 << 20 and isinstance(entry["line"], str)
