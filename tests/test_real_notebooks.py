@@ -255,3 +255,12 @@ def test_an_exception_that_cannot_describe_itself_is_still_reported():
                        "    def __eq__(self, other):\n        raise RuntimeError\n\nraise Odd(1)",
                        "class Named(NameError):\n    name = property(lambda self: 1 / 0)\n\nraise Named('x')")
     assert [e["error"] for e in errors] == ["Odd: ?", "Named: x"]
+
+
+def test_writefile_writes_and_the_file_imports(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    namespace, errors, _ = run("%%writefile helper_for_test.py\nVALUE = 41\n",
+                               "%%writefile -a helper_for_test.py\nVALUE += 1\n",
+                               "import helper_for_test\nvalue = helper_for_test.VALUE")
+    assert errors == [] and namespace["value"] == 42
