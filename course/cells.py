@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import symtable
+from typing import Callable
 
 # Calls that change a global setting: a cell making one is never a mere demonstration.
 SETTINGS = ("set_default_dtype", "set_default_device", "set_grad_enabled", "use_deterministic_algorithms",
@@ -42,12 +43,14 @@ def demonstrations(blocks: list[str]) -> list[int]:
     return sorted(found)
 
 
-def runnable(cells: list[tuple[int, str]], skippable: set[str]) -> list[tuple[int, str]]:
+def runnable(cells: list[tuple[int, str]], skippable: set[str],
+             as_python: Callable[[str], str] = lambda source: source) -> list[tuple[int, str]]:
     """The cells to run: all but the course's demonstrations left unchanged (``skippable`` holds
-    their sha256), unless a cell that runs reads a name one of them binds."""
+    their sha256), unless a cell that runs reads a name one of them binds.  ``as_python``: the
+    Python a cell runs as (Jupyter's magics are not Python)."""
     skip = [hashlib.sha256(source.encode()).hexdigest() in skippable for _, source in cells]
     try:
-        parsed = [names(source) for _, source in cells]
+        parsed = [names(as_python(source)) for _, source in cells]
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return cells  # a cell Python cannot even parse: run everything, as written
     needed = set().union(*(read for (bound, read), skipped in zip(parsed, skip) if not skipped))

@@ -72,7 +72,7 @@ class Session:
     limits: Limits
     process: StudentProcess | None = None
     restarts: int = -1
-    cell_errors: list[tuple[int, str]] = field(default_factory=list)
+    cell_errors: list[protocol.CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def start(self) -> StudentProcess:
@@ -195,8 +195,10 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
     finally:
         session.drop()
     errors = session.cell_errors
-    shown = errors if len(errors) <= 20 else errors[:15] + [(-1, f"... {len(errors) - 20} more ...")] + errors[-5:]
-    result.log += [f"cell {index}: {error}" if index >= 0 else error for index, error in shown] + session.notes
+    lines = [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" (a consequence)" if e["consequence"] else "")
+             for e in errors]
+    shown = lines if len(lines) <= 20 else lines[:15] + [f"... {len(lines) - 20} more ..."] + lines[-5:]
+    result.log += shown + session.notes
     result.status, result.detail = overall_status(problems, missing)
     result.seconds = time.monotonic() - start
     return result

@@ -13,7 +13,8 @@ surrogates escaped, so any log, CSV or web page can hold it.
 Messages, in order:
     grader -> student  {"op": "run", "cells": [[index, source], ...], "fixtures": {...},
                         "language": "en", "skip": [sha256 of an unchanged demonstration cell, ...]}
-    student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "..."}], "notes": [...]}
+    student -> grader  {"ready": true, "notes": [...], "cell_errors": [{"cell": n, "line": "first line",
+                        "error": "Type: message", "consequence": bool}]}   (n: among the code cells, from 1)
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
                      | {"error": "...", "fn": "...", "missing": bool}
@@ -26,6 +27,7 @@ import select
 import socket
 import struct
 import time
+from typing import TypedDict
 
 MAX_HEADER = 1 << 20  # bytes of JSON in one message
 MAX_BUFFERS = 256
@@ -139,19 +141,29 @@ class Reader:
         return message, buffers
 
 
-def validate_ready(message: object) -> tuple[list[tuple[int, str]], list[str]]:
+class CellError(TypedDict):
+    """A cell that raised (``course.execute`` finds them)."""
+    cell: int  # 1-based position among the notebook's code cells, as the student counts them
+    line: str  # the cell's first non-blank line
+    error: str  # "<Type>: <message>"
+    consequence: bool  # a NameError for a name that an earlier failed cell binds
+
+
+def validate_ready(message: object) -> tuple[list[CellError], list[str]]:
     """The student process's report after running the cells: (cell errors, sandbox notes)."""
     if not (isinstance(message, dict) and set(message) == {"ready", "cell_errors", "notes"}
             and message["ready"] is True and isinstance(message["cell_errors"], list)
             and isinstance(message["notes"], list) and len(message["cell_errors"]) <= 10000
             and len(message["notes"]) <= 50):
         raise ProtocolViolation("a malformed report after running the notebook")
-    errors = []
+    errors: list[CellError] = []
     for entry in message["cell_errors"]:
-        if not (isinstance(entry, dict) and set(entry) == {"cell", "error"} and type(entry["cell"]) is int
-                and isinstance(entry["error"], str)):
+        if not (isinstance(entry, dict) and set(entry) == {"cell", "line", "error", "consequence"}
+                and type(entry["cell"]) is int and 0 < entry["cell"] < 1 << 20 and isinstance(entry["line"], str)
+                and isinstance(entry["error"], str) and type(entry["consequence"]) is bool):
             raise ProtocolViolation("a malformed cell error")
-        errors.append((entry["cell"], clean(entry["error"], 500)))
+        errors.append({"cell": entry["cell"], "line": clean(entry["line"], 120), "error": clean(entry["error"], 300),
+                       "consequence": entry["consequence"]})
     notes = []
     for note in message["notes"]:
         if not isinstance(note, str):

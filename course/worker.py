@@ -28,7 +28,7 @@ import types
 
 import torch  # imported once per worker: every student process forks with it loaded
 
-from course import cells, protocol, runtime, sandbox
+from course import cells, execute, protocol, runtime, sandbox
 
 # What notebooks of this course import, loaded once per worker: a warm start for every
 # student process (which may still import anything its read-only Python holds).
@@ -91,14 +91,6 @@ class _Otter(types.ModuleType):
             return lambda *args, **kwargs: None
 
 
-def _strip_magics(source: str) -> str:
-    lines = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        lines.append(line[: len(line) - len(stripped)] + "pass" if stripped[:1] in ("%", "!") else line)
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- the student process
 
 
@@ -117,14 +109,12 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     runtime.set_language(request["language"])
     fixtures = runtime.load_fixtures(request["fixtures"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    cell_errors = []
-    to_run = cells.runnable(request["cells"], set(request["skip"]))
+    to_run = cells.runnable(request["cells"], set(request["skip"]), execute.as_python)
     notes.append(f"ran {len(to_run)} of {len(request['cells'])} code cells (unchanged demonstrations skipped)")
-    for index, source in to_run:
-        try:
-            exec(compile(_strip_magics(source), f"<cell {index}>", "exec"), namespace)
-        except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading
-            cell_errors.append({"cell": index, "error": protocol.clean(f"{type(error).__name__}: {error}", 300)})
+    number = {index: n for n, (index, _) in enumerate(request["cells"], 1)}  # as the student counts code cells
+    cell_errors, skipped = execute.run_cells([(number[index], source) for index, source in to_run], namespace,
+                                             runtime._)
+    notes += skipped
     del request
     torch.set_num_threads(1)
     protocol.send(channel, {"ready": True, "cell_errors": cell_errors, "notes": notes})

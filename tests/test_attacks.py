@@ -123,10 +123,11 @@ def battlefield(tmp_path_factory):
         "theft_by_walking_python": ("stub", {}, [f"""
 import sys, linecache
 found = 0
+needle = "{CANARY[:6]}" + "{CANARY[6:]}"  # not whole in this cell's own source, which linecache holds
 for module in list(sys.modules.values()):
     for value in list(getattr(module, "__dict__", {{}}).values()):
-        found += "{CANARY}" in repr(value)[:100000]
-found += sum("{CANARY}" in "".join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)
+        found += needle in repr(value)[:100000]
+found += sum(needle in "".join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)
 raise RuntimeError(f"ATTACK canaries found: {{found}}")
 """], 0),
         "theft_by_reading_memory": ("stub", {}, ["""

@@ -63,6 +63,10 @@ def test_a_closed_channel_is_reported_as_closed():
 @pytest.mark.parametrize("message", [
     {"ready": True, "cell_errors": 7, "notes": []},
     {"ready": True, "cell_errors": [{"cell": "0", "error": "x"}], "notes": []},
+    {"ready": True, "cell_errors": [{"cell": 2, "error": "x"}], "notes": []},
+    {"ready": True, "cell_errors": [{"cell": 2, "line": "x", "error": "x", "consequence": 1}], "notes": []},
+    {"ready": True, "cell_errors": [{"cell": 0, "line": "x", "error": "x", "consequence": False}], "notes": []},
+    {"ready": True, "cell_errors": [{"cell": 2, "line": 5, "error": "x", "consequence": False}], "notes": []},
     {"ready": True, "cell_errors": [], "notes": [3]},
     {"ready": 1, "cell_errors": [], "notes": []},
     [], "ready", None,
@@ -75,9 +79,11 @@ def test_malformed_reports_are_protocol_violations(message):
 def test_text_from_the_student_side_is_cleaned():
     assert protocol.clean("a\ud800b") == "a\\ud800b"
     assert len(protocol.clean("x" * 10_000, 100)) < 120
-    errors, notes = protocol.validate_ready({"ready": True, "cell_errors": [{"cell": 3, "error": "\udfff" * 3}], "notes": []})
-    assert errors == [(3, "\\udfff" * 3)]
-    "".join(e for _, e in errors).encode("utf-8")  # writable anywhere
+    errors, notes = protocol.validate_ready({"ready": True, "notes": [], "cell_errors": [
+        {"cell": 3, "line": "x = '\ud800'" + "y" * 500, "error": "\udfff" * 3, "consequence": False}]})
+    assert errors[0]["error"] == "\\udfff" * 3 and errors[0]["cell"] == 3 and errors[0]["consequence"] is False
+    assert errors[0]["line"].startswith("x = '\\ud800'yyy") and len(errors[0]["line"]) < 140
+    "".join(e["error"] + e["line"] for e in errors).encode("utf-8")  # writable anywhere
 
 
 @pytest.mark.parametrize("problems, missing, expected", [
