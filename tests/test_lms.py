@@ -313,7 +313,7 @@ def test_gradebook_has_a_row_per_file_a_late_column_and_no_formulas(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv", newline="", encoding="utf-8")))
     assert len(rows) == len(results)
     assert [r["late"] for r in rows] == ["no", "no", "no", "yes", "no"]
-    assert [r["student"] for r in rows] == ["'=1+2", "'@SUM(A1)", "'-3+4", "1", "'\tcmd"]
+    assert [r["student"] for r in rows] == ["'=1+2", "'@SUM(A1)", "'-3+4", "1", "\\tcmd"]
     for row in rows:
         for column, cell in row.items():
             assert not cell.startswith(FORMULA), (column, cell)
