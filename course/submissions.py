@@ -35,6 +35,7 @@ from course.text import escape
 
 MAX_FILE_BYTES = 256 << 20  # a bomb guard, far above any real notebook with its figures
 MAX_CODE_CHARS = 4 << 20  # the code of every cell together: a real assignment has some 50 kB
+MAX_REST_BYTES = 64 << 20  # a notebook without its outputs: code, prose, metadata
 BIG_FILE_BYTES = 16 << 20  # files above this are parsed one at a time, so memory stays bounded
 METADATA = re.compile(r"(^|/)(__MACOSX/|\.DS_Store$|Thumbs\.db$|desktop\.ini$|\._)", re.I)
 LANGUAGES = ("en", "ko")  # the editions; judge.read_notebook reads metadata.course.language
@@ -82,16 +83,24 @@ class Submission:
         except MemoryError:
             return Read(None, "a file too large to read")
         except Exception as error:  # any file, however broken, is its own row
-            return Read(None, f"unreadable ({type(error).__name__}: {escape(error, 200)})")
+            return Read(None, f"unreadable ({_why(error)})")
 
 
 class _TooLarge(Exception):
     pass
 
 
-def _capped_read(opener: Callable) -> bytes:
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {escape(str(error), 200)}"
+
+
+def _capped_read(opener: Callable, expected: int) -> bytes:
+    """At most ``MAX_FILE_BYTES`` of a file whose size should be ``expected`` (read in one
+    buffer of that size: a read of the cap itself would allocate the whole cap)."""
     with opener() as f:
-        data = f.read(MAX_FILE_BYTES + 1)
+        data = f.read(min(expected, MAX_FILE_BYTES) + 1)
+        if len(data) > expected:  # it grew, or a zip's header lied about its size
+            data += f.read(MAX_FILE_BYTES + 1 - len(data))
     if len(data) > MAX_FILE_BYTES:
         raise _TooLarge
     return data
@@ -107,17 +116,79 @@ def _notebook_in_zip(read: Callable[[], bytes]) -> Read:
                 return Read(None, f"a zip with {len(notebooks)} notebooks (expected exactly one)")
             if notebooks[0].file_size > MAX_FILE_BYTES:
                 return Read(None, f"a notebook larger than {MAX_FILE_BYTES >> 20} MB in a zip (not read)")
-            return slim(lambda: _capped_read(lambda: z.open(notebooks[0])))
+            return slim(lambda: _capped_read(lambda: z.open(notebooks[0]), notebooks[0].file_size))
     except _TooLarge:
         return Read(None, f"a notebook larger than {MAX_FILE_BYTES >> 20} MB in a zip (not read)")
     except Exception as error:  # BadZipFile, zlib.error, a bad CRC, encryption, ...
-        return Read(None, f"an unreadable zip ({type(error).__name__}: {escape(error, 200)})")
+        return Read(None, f"an unreadable zip ({_why(error)})")
 
 
 def _without_outputs(pairs: list[tuple[str, object]]) -> dict:
     """A JSON object with its outputs and attachments left out: called as each object is
     parsed, so a cell's figures are dropped before the next cell's are read."""
     return {k: v for k, v in pairs if k not in ("outputs", "attachments")}
+
+
+_BRACKET_OR_QUOTE = re.compile(rb'["\[\]{}]')
+_DROPPED_KEY = re.compile(rb'"(?:outputs|attachments)"\s*:\s*')
+_VALUE_END = re.compile(rb"[,}\]]")
+
+
+def _string_end(raw: bytes, start: int) -> int | None:
+    """The index after the closing quote of the JSON string whose opening quote is at ``start``."""
+    i = start + 1
+    while True:
+        i = raw.find(b'"', i)
+        if i < 0:
+            return None
+        slashes = 0
+        while raw[i - 1 - slashes] == 0x5C:  # backslashes before it: an even count leaves it unescaped
+            slashes += 1
+        if slashes % 2 == 0:
+            return i + 1
+        i += 1
+
+
+def _value_end(raw: bytes, start: int) -> int | None:
+    """The index after the JSON value that starts at ``start``, or None if it does not end."""
+    if raw[start:start + 1] == b'"':
+        return _string_end(raw, start)
+    if raw[start:start + 1] not in (b"[", b"{"):
+        end = _VALUE_END.search(raw, start)
+        return end.start() if end else None
+    depth, i = 0, start
+    while (token := _BRACKET_OR_QUOTE.search(raw, i)) is not None:
+        if token.group() == b'"':
+            i = _string_end(raw, token.start())
+            if i is None:
+                return None
+            continue
+        depth += 1 if token.group() in (b"[", b"{") else -1
+        i = token.end()
+        if depth == 0:
+            return i
+    return None
+
+
+def _outputs_dropped(raw: bytes) -> bytes:
+    """The JSON text ``raw`` with the value of every ``"outputs"`` and ``"attachments"`` key
+    replaced by ``null``, found without decoding the text (the figures are most of a run
+    notebook, base64 strings that memchr skips).  Anything it cannot follow is left as it is,
+    for the parser to judge."""
+    pieces, kept, i = [], 0, 0
+    while (token := _BRACKET_OR_QUOTE.search(raw, i)) is not None:
+        if token.group() != b'"':
+            i = token.end()
+            continue
+        key = _DROPPED_KEY.match(raw, token.start())
+        end = _value_end(raw, key.end()) if key else _string_end(raw, token.start())
+        if end is None:
+            return raw
+        if key:
+            pieces += [raw[kept:key.end()], b"null"]
+            kept = end
+        i = end
+    return b"".join(pieces + [raw[kept:]])
 
 
 def slim(read: Callable[[], bytes]) -> Read:
@@ -128,17 +199,21 @@ def slim(read: Callable[[], bytes]) -> Read:
     What is not a notebook in this sense is handed on as it came when it is small, so that
     judge.read_notebook says what is wrong with it; when it is large, said here."""
     raw = read()
+    small = raw if len(raw) <= MAX_CODE_CHARS else None
+    if small is None:
+        raw = _outputs_dropped(raw)  # before decoding, which takes up to four bytes a character
+        if len(raw) > MAX_REST_BYTES:
+            return Read(None, f"not a notebook: more than {MAX_REST_BYTES >> 20} MB besides its outputs")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return Read(None, "not a notebook: not UTF-8 text") if len(raw) > MAX_CODE_CHARS else Read(raw)
-    small = raw if len(raw) <= MAX_CODE_CHARS else None
-    del raw  # the text holds the same: one copy of a large file is enough
+        return Read(small) if small is not None else Read(None, "not a notebook: not UTF-8 text")
+    del raw
     try:
         nb = json.loads(text, object_pairs_hook=_without_outputs)
     except (ValueError, RecursionError) as error:
         return Read(small) if small is not None else Read(
-            None, f"not a notebook: not valid notebook JSON ({escape(error, 120)})")
+            None, f"not a notebook: not valid notebook JSON ({escape(str(error), 120)})")
     del text
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         return Read(small) if small is not None else Read(None, "not a notebook: not a Jupyter notebook in format 4")
@@ -230,9 +305,9 @@ def collect(path: Path, log: Callable[[str], None] = lambda line: None) -> list[
                 try:
                     size = file.stat().st_size
                 except OSError as error:
-                    add(source, 0, None, f"unreadable ({escape(error.strerror or error, 200)})")
+                    add(source, 0, None, f"unreadable ({_why(error)})")
                     continue
-                add(source, size, lambda file=file: _capped_read(lambda: open(file, "rb")))
+                add(source, size, lambda file=file, size=size: _capped_read(lambda: open(file, "rb"), size))
             elif file.is_dir() and file.suffix.lower() in lms.NOTEBOOK_SUFFIXES:
                 add(source, 0, None, f"a folder named {escape(file.name, 100)}, not a notebook")
     elif download is not None:
@@ -241,9 +316,11 @@ def collect(path: Path, log: Callable[[str], None] = lambda line: None) -> list[
                 if PurePosixPath(info.filename).suffix.lower() in lms.NOTEBOOK_SUFFIXES:
                     add(info.filename.rstrip("/"), 0, None, "a folder in the zip, not a notebook")
                 continue
-            add(info.filename, info.file_size, lambda info=info: _capped_read(lambda: _ZipMember(path, info)))
+            add(info.filename, info.file_size,
+                lambda info=info: _capped_read(lambda: _ZipMember(path, info), info.file_size))
     elif path.is_file():
-        add(path.name, path.stat().st_size, lambda: _capped_read(lambda: open(path, "rb")))
+        size = path.stat().st_size
+        add(path.name, size, lambda: _capped_read(lambda: open(path, "rb"), size))
     else:
         raise CourseError(f"no submissions at {path}")
     if skipped:
