@@ -154,14 +154,15 @@ def _value_end(raw: bytes, start: int) -> int | None:
     if raw[start:start + 1] == b'"':
         return _string_end(raw, start)
     if raw[start:start + 1] not in (b"[", b"{"):
-        end = _VALUE_END.search(raw, start)
-        return end.start() if end else None
+        stop = _VALUE_END.search(raw, start)
+        return stop.start() if stop else None
     depth, i = 0, start
     while (token := _BRACKET_OR_QUOTE.search(raw, i)) is not None:
         if token.group() == b'"':
-            i = _string_end(raw, token.start())
-            if i is None:
+            end = _string_end(raw, token.start())
+            if end is None:
                 return None
+            i = end
             continue
         depth += 1 if token.group() in (b"[", b"{") else -1
         i = token.end()
@@ -217,7 +218,8 @@ def slim(read: Callable[[], bytes]) -> Read:
     del text
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         return Read(small) if small is not None else Read(None, "not a notebook: not a Jupyter notebook in format 4")
-    cells, code = [], 0
+    cells: list[dict | None] = []
+    code = 0
     for cell in nb["cells"]:
         if not isinstance(cell, dict):
             cells.append(None)  # judge.read_notebook: "cell i is not a cell"
@@ -307,7 +309,7 @@ def collect(path: Path, log: Callable[[str], None] = lambda line: None) -> list[
                 except OSError as error:
                     add(source, 0, None, f"unreadable ({_why(error)})")
                     continue
-                add(source, size, lambda file=file, size=size: _capped_read(lambda: open(file, "rb"), size))
+                add(source, size, _file_reader(file, size))
             elif file.is_dir() and file.suffix.lower() in lms.NOTEBOOK_SUFFIXES:
                 add(source, 0, None, f"a folder named {escape(file.name, 100)}, not a notebook")
     elif download is not None:
@@ -316,11 +318,9 @@ def collect(path: Path, log: Callable[[str], None] = lambda line: None) -> list[
                 if PurePosixPath(info.filename).suffix.lower() in lms.NOTEBOOK_SUFFIXES:
                     add(info.filename.rstrip("/"), 0, None, "a folder in the zip, not a notebook")
                 continue
-            add(info.filename, info.file_size,
-                lambda info=info: _capped_read(lambda: _ZipMember(path, info), info.file_size))
+            add(info.filename, info.file_size, _member_reader(path, info))
     elif path.is_file():
-        size = path.stat().st_size
-        add(path.name, size, lambda: _capped_read(lambda: open(path, "rb"), size))
+        add(path.name, path.stat().st_size, _file_reader(path, path.stat().st_size))
     else:
         raise CourseError(f"no submissions at {path}")
     if skipped:
@@ -329,6 +329,14 @@ def collect(path: Path, log: Callable[[str], None] = lambda line: None) -> list[
     sources = [source for source, *_ in found]
     return [Submission(key, source, identity, size, read, problem) for key, identity, (source, size, read, problem)
             in zip(unique_keys(sources), lms.identify_all(sources), found)]
+
+
+def _file_reader(file: Path, size: int) -> Callable[[], bytes]:
+    return lambda: _capped_read(lambda: open(file, "rb"), size)
+
+
+def _member_reader(download: Path, info: zipfile.ZipInfo) -> Callable[[], bytes]:
+    return lambda: _capped_read(lambda: _ZipMember(download, info), info.file_size)
 
 
 def _open_zip(path: Path) -> list[zipfile.ZipInfo] | None:
