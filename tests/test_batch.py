@@ -412,3 +412,40 @@ def samples_write(nb, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(path))
     return path
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    keys = st.sampled_from(["outputs", "attachments", "source", "a\\\"b", "]", "{", "x y", "\\"])
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+                        max_leaves=25)
+
+
+def _nulled(value):
+    if isinstance(value, dict):
+        return {k: None if k in ("outputs", "attachments") else _nulled(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nulled(v) for v in value]
+    return value
+
+
+def test_outputs_are_dropped_from_the_bytes_exactly():
+    """The byte-level pass that drops outputs before decoding changes nothing else, whatever
+    the JSON holds (quotes, backslashes and brackets in strings and keys), written compactly,
+    indented or escaped; and what is not JSON is left alone."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from course.submissions import _outputs_dropped
+
+    @settings(max_examples=300, deadline=None)
+    @given(_json_values(), st.sampled_from([None, 1, "\t"]))
+    def check(value, indent):
+        for text in (json.dumps(value, indent=indent, ensure_ascii=False), json.dumps(value, ensure_ascii=True)):
+            assert json.loads(_outputs_dropped(text.encode())) == _nulled(value)
+
+    check()
+    for broken in (b'{"outputs": [1, "]', b'{"outputs": ', b'"outputs', b'{"a": "\\'):
+        assert _outputs_dropped(broken) == broken
