@@ -32,7 +32,8 @@ from course.judge import all_zero, grade_notebook
 from course.layout import CourseError
 from course.pool import Limits, Worker, hide_memory
 from course.results import Result, Status
-from course.submissions import Submission, collect
+from course.submissions import Read, Submission, collect
+from course.text import escape
 
 SCRATCH_PREFIX = "course-grade-"
 
@@ -130,20 +131,19 @@ def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots
         return Result(s.key, s.source, s.identity.student, name=s.identity.name, late=s.identity.late,
                       digest=raw_digest)
 
-    try:
-        raw, problem = s.notebook()
-    except (OSError, ValueError) as error:
-        raw, problem = None, f"unreadable ({protocol.clean(error, 200)})"
-    result = fresh(digest(raw if raw is not None else problem.encode(), plan_digest.encode()))
-    if raw is None:
-        return _zero(plan, result, Status.NOT_A_NOTEBOOK, problem)
+    read = s.notebook()
+    result = fresh(read_digest(read, plan_digest))
+    if read.notebook is None:
+        return _zero(plan, result, Status.NOT_A_NOTEBOOK, read.problem)
     slot, worker = slots.take()
     try:
         for attempt in (1, 2):
             try:
-                return grade_notebook(worker, plan, raw, limits, result)
+                graded = grade_notebook(worker, plan, read.notebook, limits, result)
+                graded.language_detected = bool(read.detected) and graded.status is not Status.NOT_A_NOTEBOOK
+                return graded
             except Exception as error:  # a fault of the grader's own, not the student's
-                problems.append(f"{s.source}: attempt {attempt}: " + protocol.clean(traceback.format_exc(), 4000))
+                problems.append(f"{escape(s.source)}: attempt {attempt}: " + protocol.clean(traceback.format_exc(), 4000))
                 result = fresh(result.digest)
                 worker = slots.replace(slot)
                 if attempt == 2:
@@ -151,6 +151,11 @@ def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots
                                  f"the grader failed ({type(error).__name__}); your instructor has the log")
     finally:
         slots.give_back(slot)
+
+
+def read_digest(read: Read, plan_digest: str) -> str:
+    """What a result is keyed by: the notebook as graded (its code) and the autograder."""
+    return digest(read.notebook if read.notebook is not None else read.problem.encode(), plan_digest.encode())
 
 
 def _zero(plan: dict, result: Result, status: Status, detail: str) -> Result:
@@ -172,7 +177,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
 
     def note(text: str) -> None:
         with log_lock, open(grading_log, "a", encoding="utf-8", errors="backslashreplace") as f:
-            f.write(protocol.clean(text, 20000) + "\n")
+            f.write(escape(text, 20000, newlines=True) + "\n")
 
     submissions = collect(submissions_path, log=note)
     results_dir = output / "results"
@@ -182,8 +187,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
         previous = results_dir / f"{s.key}.json"
         if previous.exists():
             try:
-                raw, problem = s.notebook()
-                expected = digest(raw if raw is not None else problem.encode(), plan_digest.encode())
+                expected = read_digest(s.notebook(), plan_digest)
                 record = json.loads(previous.read_text(encoding="utf-8"))
                 if record.get("digest") == expected:
                     done[s.key] = Result.from_record(record)
@@ -209,11 +213,13 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
             done[s.key] = result
             counter["done"] += 1
             n = counter["done"]
-        note(f"{s.source}: {result.status} {result.detail}" + "".join(f"\n    {line}" for line in result.log))
+        # one line per field: a name or a message cannot start a line of its own, or colour one
+        note(f"{escape(s.source)}: {result.status} {escape(result.detail)}"
+             + "".join(f"\n    {escape(line)}" for line in result.log))
         while problems:
             note("GRADER FAULT " + problems.pop(0))
-        log(f"[{n:>4}/{len(todo)}] {s.source}: {result.score:g}/{result.max_score:g} {result.status}"
-            f"{' (' + result.detail[:80] + ')' if result.detail else ''} in {result.seconds:.1f} s")
+        log(f"[{n:>4}/{len(todo)}] {escape(s.source)}: {result.score:g}/{result.max_score:g} {result.status}"
+            f"{' (' + escape(result.detail[:80]) + ')' if result.detail else ''} in {result.seconds:.1f} s")
 
     executor = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
@@ -232,10 +238,10 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
     results = [done[s.key] for s in submissions]
     missing = sorted({line for r in results for line in r.log if line.startswith("NO ")})
     for line in missing:
-        log(f"warning: a protection is missing on this machine: {line}")
+        log(f"warning: a protection is missing on this machine: {escape(line)}")
     for line in export.write_all(results, plan, output, roster, lms_column=lms_column, late_penalty=late_penalty,
                                  protections_missing=missing):
-        log(line)
+        log(escape(line))
     return results
 
 

@@ -4,9 +4,11 @@ feedback, Gradescope results, and the class report.
 - ``gradebook.csv``: one row per file of the download, always; whether the file counts for
   its student (``lms.group``: one counted file per student, the others noted), ``late``, the
   late penalty when one applies, a column per question, totals, and the sandbox protections
-  this machine lacked for that file (the grader's ``NO ...`` log lines).  Text that came from a
-  submission (file names, names, messages) is neutralised where a spreadsheet would read it as
-  a formula (``lms.neutralise``).
+  this machine lacked for that file (the grader's ``NO ...`` log lines), and the language the
+  feedback speaks (read from the notebook's text when its ``metadata.course`` was lost).  Text that came from a
+  submission (file names, names, messages) is one line with its control, bidi and zero-width
+  characters shown escaped, and neutralised where a spreadsheet would read it as a formula
+  (``lms.neutralise``, ``text.cell``).
 - ``canvas.csv`` or ``moodle.csv``: with ``--roster`` (Canvas's gradebook export or Moodle's
   grading worksheet), the file that LMS imports, in its own shape, one row per student
   (``lms.write_canvas``, ``lms.write_moodle``).  Without a roster no import file is written:
@@ -34,7 +36,8 @@ from pathlib import Path
 
 from course import feedback, lms
 from course.layout import CourseError
-from course.results import Result
+from course.results import Result, Status
+from course.text import escape
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -73,15 +76,23 @@ def _csv(rows: list[list]) -> str:
 
 def _note(submitter: lms.Submitter, result: Result) -> str:
     if result is not submitter.counted:
-        return f"not counted: {submitter.counted.source} counts for this student"
+        return f"not counted: {escape(submitter.counted.source)} counts for this student"
     notes = []
     for other in submitter.others:
-        kind = "graded but not counted" if lms.identify(other.source).notebook else "not graded"
-        score = f", {other.score:g}/{other.max_score:g}" if lms.identify(other.source).notebook else ""
-        notes.append(f"{other.source} ({kind}{score})")
+        notebook = submitter.files[other.key].notebook
+        kind = "graded but not counted" if notebook else "not graded"
+        score = f", {other.score:g}/{other.max_score:g}" if notebook else ""
+        notes.append(f"{escape(other.source)} ({kind}{score})")
     if submitter.test_student:
         notes.insert(0, "Canvas's test student")
     return ("also submitted: " if submitter.others else "") + "; ".join(notes) if notes else ""
+
+
+def _language(result: Result) -> str:
+    """The edition the feedback speaks, and where it was read when the notebook lost its metadata."""
+    if result.status is Status.NOT_A_NOTEBOOK:
+        return ""
+    return result.language + (" (read from its text: metadata.course is missing)" if result.language_detected else "")
 
 
 def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]) -> str:
@@ -89,7 +100,8 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
     questions = [q["name"] for q in plan["questions"]]
     total = sum(q["points"] for q in plan["questions"])
     owner = {id(r): s for s in submitters for r in [s.counted, *s.others]}
-    rows = [["submission", "student", "name", "lms", "late", "status", "detail", "counted", "note", *questions,
+    rows = [["submission", "student", "name", "lms", "late", "status", "detail", "counted", "note", "language",
+             *questions,
              "score", "late penalty", "total", "max", "percent", "protections missing"]]
     n = lms.neutralise
     for r in results:
@@ -99,7 +111,7 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
         final = max(0.0, r.score - penalty)
         scores = r.question_scores()
         rows.append([n(r.source), n(s.student), n(s.name), s.identity.lms, "yes" if s.late else "no",
-                     r.status.value, n(r.detail), "yes" if counted else "no", n(_note(s, r)),
+                     r.status.value, n(r.detail), "yes" if counted else "no", n(_note(s, r)), _language(r),
                      *[f"{scores.get(q, 0):g}" for q in questions], f"{r.score:g}", lms.number(penalty),
                      lms.number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0",
                      n("; ".join(line for line in r.log if line.startswith("NO ")))])
@@ -109,7 +121,7 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
 def standing(submitter: lms.Submitter, result: Result, policy: str | None) -> feedback.Standing:
     if result is not submitter.counted:
         return feedback.Standing(counted=False, counted_file=submitter.identity.file, late=submitter.late)
-    return feedback.Standing(others=[lms.identify(o.source).file for o in submitter.others], late=submitter.late,
+    return feedback.Standing(others=[submitter.files[o.key].file for o in submitter.others], late=submitter.late,
                              penalty=submitter.penalty, policy=policy or "")
 
 
@@ -123,10 +135,10 @@ def summary(submitters: list[lms.Submitter], roster: lms.Roster | None, policy: 
         "late_penalty": policy, "notes": notes, "protections_missing": list(protections_missing),
         "roster": None if roster is None else {
             "lms": roster.lms, "file": roster.path.name, "students": len(set(students) - test_rows),
-            "non_submitters": [lms.clean(roster.student_name(roster.rows[i])) for i in missing if i not in test_rows],
+            "non_submitters": [escape(roster.student_name(roster.rows[i])) for i in missing if i not in test_rows],
         },
         "students": [{
-            "student": lms.clean(s.student), "lms": s.identity.lms, "name": lms.clean(s.name),
+            "student": escape(s.student), "lms": s.identity.lms, "name": escape(s.name),
             "counted": s.counted.key, "others": [o.key for o in s.others], "late": s.late,
             "penalty": s.penalty, "test_student": s.test_student, "anonymous": s.identity.anonymous,
             "in_roster": s.row is not None,
@@ -180,7 +192,7 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
         unmatched = [s for s in submitters if s.row is None and not s.identity.anonymous]
         if unmatched:
             notes.append(f"{len(unmatched)} submitter(s) not in the roster, so not in the import file: "
-                         + ", ".join(lms.clean(s.counted.source) for s in unmatched[:10])
+                         + ", ".join(escape(s.counted.source) for s in unmatched[:10])
                          + (" ..." if len(unmatched) > 10 else ""))
         missing = [i for i in lms.non_submitters(roster_data, submitters)
                    if not roster_data.test_student(roster_data.rows[i])]

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from course import runtime
 from course.lms import clean, identify
+from course.text import escape
 from course.results import Result, Status
 from course.runtime import _
 
@@ -146,7 +147,7 @@ def context(result: Result, plan: dict, standing: Standing | None = None) -> dic
                 file=clean(standing.counted_file))
         return {
             "lang": result.language or "en", "assignment": plan["assignment"], "title": _("Feedback"),
-            "file": clean(identify(result.source).file or result.source), "student": clean(result.name or result.student),
+            "file": escape(identify(result.source).file or result.source), "student": escape(result.name or result.student),
             "score": points(total), "raw_score": points(result.score), "max": points(maximum),
             "percent": f"{100 * total / maximum:.1f}" if maximum else "0.0",
             "status": result.status.value, "status_text": status_text(result.status),

@@ -60,6 +60,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from course.text import cell as spreadsheet_cell, escape
 from course.layout import CourseError
 from course.results import Result
 
@@ -77,6 +78,10 @@ CANVAS_FILE = re.compile(r"^(?P<prefix>\w*?)_(?P<user>\d+)_(?P<attachment>\d+)_(
 # downloader.php: <full name>_<participant>_assignsubmission_<plugin>[ _<file> | / ]
 MOODLE_PART = re.compile(r"^(?P<name>.*?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)(?:_(?P<file>.*))?$",
                          re.S)
+# otter/check/notebook.py, Notebook.export: "<notebook>_" + strftime("%Y_%m_%dT%H_%M_%S_%f") + ".zip"
+# (Canvas's -N suffix when the name repeats; a copy's " (N)")
+OTTER_EXPORT = re.compile(r"^(?P<notebook>.+?)_(?P<stamp>\d{4}_\d{2}_\d{2}T\d{2}_\d{2}_\d{2}_\d{6})"
+                          r"(?:-\d+| \(\d+\))?\.zip$", re.S | re.I)
 RESUBMISSION = re.compile(r"^(?P<base>.+?)(?:-(?P<dash>\d+)| \((?P<paren>\d+)\))(?P<ext>\.[^./ ]+)?$", re.S)
 NOTEBOOK_SUFFIXES = (".ipynb", ".zip")  # a zip: what otter's export cell makes
 
@@ -122,51 +127,97 @@ def resubmission(file: str) -> int:
     return int(match.group("dash") or match.group("paren")) if match else 0
 
 
-def identify(path: str) -> Identity:
-    """Who the file at ``path`` (inside a submissions folder or zip) belongs to."""
-    parts = [p for p in PurePosixPath(str(path).replace("\\", "/")).parts if p not in ("", "/", ".", "..")]
-    if not parts:
-        return Identity(student="submission", file=str(path))
-    for i, part in enumerate(parts):
-        moodle = MOODLE_PART.match(part)
-        if moodle and (i < len(parts) - 1 or moodle.group("file")):
-            file = "/".join(parts[i + 1:]) if i < len(parts) - 1 else moodle.group("file")
-            return Identity(MOODLE, moodle.group("participant"), moodle.group("name"), file=file,
-                            resubmission=resubmission(file))
-    base = parts[-1]
-    anonymous = CANVAS_ANONYMOUS.match(base)
+def _parts(path: str) -> list[str]:
+    return [p for p in PurePosixPath(str(path).replace("\\", "/")).parts if p not in ("", "/", ".", "..")]
+
+
+def _lms_file(name: str) -> Identity | None:
+    """The identity a top-level file's name gives in Canvas's or Moodle's flat layout, if any."""
+    moodle = MOODLE_PART.match(name)
+    if moodle and moodle.group("file"):
+        file = moodle.group("file")
+        return Identity(MOODLE, moodle.group("participant"), moodle.group("name"), file=file,
+                        resubmission=resubmission(file))
+    anonymous = CANVAS_ANONYMOUS.match(name)
     if anonymous and not anonymous.group("anon").isdigit():
         file = anonymous.group("file")
         return Identity(CANVAS, f"anon_{anonymous.group('anon')}", "", bool(anonymous.group("late")), True,
                         int(anonymous.group("attachment")), file, resubmission(file))
-    canvas = CANVAS_FILE.match(base)
-    if canvas:
+    canvas = CANVAS_FILE.match(name)
+    otter = OTTER_EXPORT.match(name)
+    if canvas and not (otter and canvas.start("file") > otter.start("stamp")):  # ids read out of a timestamp
         prefix, late = canvas.group("prefix"), False
         if prefix == "LATE" or prefix.endswith("_LATE"):
             prefix, late = prefix[:-len("LATE")].rstrip("_"), True
         file = canvas.group("file")
         return Identity(CANVAS, canvas.group("user"), prefix, late, False, int(canvas.group("attachment")), file,
                         resubmission(file))
-    student = parts[0] if len(parts) > 1 else (PurePosixPath(base).stem or base)
-    return Identity("", student, file="/".join(parts[1:]) if len(parts) > 1 else base, resubmission=resubmission(base))
+    return None
 
 
-# ---------------------------------------------------------------- spreadsheet safety
+def _lms_folder(name: str) -> Identity | None:
+    """The identity a top-level folder's name gives in Moodle's "download as folders" layout."""
+    moodle = MOODLE_PART.match(name)
+    return Identity(MOODLE, moodle.group("participant"), moodle.group("name")) if moodle else None
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+def _wrapper(paths: list[list[str]]) -> bool:
+    """Whether every path lies in one folder that is not a student's: an LMS download or a
+    class folder zipped or copied whole ("submissions/doejane_12_34_hw01.ipynb",
+    "hw01/jdoe/hw01.ipynb")."""
+    if not paths or any(len(p) < 2 for p in paths) or len({p[0] for p in paths}) != 1 or _lms_folder(paths[0][0]):
+        return False
+    inner = [p[1:] for p in paths]
+    return all(len(p) >= 2 for p in inner) or any(
+        _lms_folder(p[0]) if len(p) >= 2 else _lms_file(p[0]) for p in inner)
+
+
+def identify_all(paths: list[str]) -> list[Identity]:
+    """Who each file of one download belongs to, from the download's layout.
+
+    Canvas's and Moodle's names are read at the download's top level only (below any folder
+    that holds the whole download).  Inside a student's folder, a Moodle student's folder
+    included, a file belongs to that student whatever it is called: a name there says nothing
+    about whose it is, so ``mallory/victim_55_999_hw01.ipynb`` is mallory's.  A name otter's
+    export cell made (``hw04_2026_12_01T09_14_03_123456.zip``) is never read as Canvas ids."""
+    split = [_parts(p) for p in paths]
+    depth = 0
+    while _wrapper([p[depth:] for p in split]):
+        depth += 1
+    identities = []
+    for path, parts in zip(paths, split):
+        parts = parts[depth:]
+        if not parts:
+            identities.append(Identity(student="submission", file=str(path)))
+            continue
+        top, rest = parts[0], "/".join(parts[1:])
+        if rest:
+            folder = _lms_folder(top)
+            identities.append(Identity(folder.lms, folder.student, folder.name, file=rest,
+                                       resubmission=resubmission(rest)) if folder else
+                              Identity("", top, file=rest, resubmission=resubmission(rest)))
+        else:
+            identities.append(_lms_file(top) or
+                              Identity("", PurePosixPath(top).stem or top, file=top, resubmission=resubmission(top)))
+    return identities
+
+
+def identify(path: str) -> Identity:
+    """Who the file at ``path`` belongs to, were it the download's only file (``identify_all``)."""
+    return identify_all([path])[0]
+
+
+# ---------------------------------------------------------------- text from a submission
 
 
 def neutralise(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading ``'`` when it would start a formula
-    (``=``, ``+``, ``-``, ``@``, tab, CR; OWASP's CSV injection advice), after any spaces."""
-    text = clean(text)
-    return "'" + text if text.startswith(FORMULA_START) or text.lstrip(" ").startswith(FORMULA_START) else text
+    """A spreadsheet cell (``text.cell``): one line, nothing hidden, never a formula."""
+    return spreadsheet_cell(text)
 
 
 def clean(text) -> str:
-    """Any string, writable as UTF-8: lone surrogates escaped, control characters dropped."""
-    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
-    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    """Any string, writable as UTF-8 and shown as it is (``text.escape``; lines kept)."""
+    return escape(text, newlines=True)
 
 
 def number(value: float) -> str:
@@ -330,6 +381,7 @@ class Submitter:
     row: int | None = None  # index into roster.rows when the roster has this student
     name: str = ""  # from the roster when it has the student, else from the download
     penalty: float = 0.0  # points taken off for lateness (export's policy)
+    files: dict[str, Identity] = field(default_factory=dict)  # result key -> identity, for every file
 
     @property
     def student(self) -> str:
@@ -368,12 +420,7 @@ def group(results: list[Result], roster: Roster | None = None) -> list[Submitter
                 by_key.setdefault(key, i)
     groups: dict[tuple, list[tuple[Identity, Result]]] = {}
     rows: dict[tuple, int | None] = {}
-    identities = [identify(r.source) for r in results]
-    plain = [PurePosixPath(r.source).parts for r, i in zip(results, identities) if i.lms == ""]
-    if plain and all(len(p) >= 3 and p[0] == plain[0][0] for p in plain):
-        # a zip of the class folder ("submissions/jdoe/hw01.ipynb"): students are one level down
-        identities = [identify("/".join(PurePosixPath(r.source).parts[1:])) if i.lms == "" else i
-                      for r, i in zip(results, identities)]
+    identities = identify_all([r.source for r in results])
     for result, identity in zip(results, identities):
         row = None
         if roster is not None:
@@ -394,7 +441,8 @@ def group(results: list[Result], roster: Roster | None = None) -> list[Submitter
         test = (roster.test_student(roster_row) if roster_row is not None
                 else identity.lms == CANVAS and identity.name == "studenttest")
         name = roster.student_name(roster_row) if roster_row is not None else (identity.name or counted.name)
-        submitters.append(Submitter(identity, counted, others, late, test, row, name))
+        submitters.append(Submitter(identity, counted, others, late, test, row, name,
+                                    files={r.key: i for i, r in files}))
     return submitters
 
 

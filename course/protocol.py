@@ -7,8 +7,8 @@ A message is a JSON header plus binary buffers (a tensor's bytes), framed as
 The grader reads only through descriptors it opened itself, with a deadline, never blocking
 past it, and with caps on every size; whatever arrives is validated against the shape the
 protocol allows (``validate_ready``, ``validate_outputs``) before anything else looks at it.
-Every string that came from the student side is cleaned (``clean``): cut to a length, lone
-surrogates escaped, so any log, CSV or web page can hold it.
+Every string that came from the student side is cleaned (``clean``): cut to a length, control,
+bidi and zero-width characters and lone surrogates escaped, so any log, CSV or web page can hold it.
 
 Messages, in order:
     grader -> student  {"op": "run", "cells": [[index, source], ...], "fixtures": {...},
@@ -28,6 +28,8 @@ import socket
 import struct
 import time
 from typing import TypedDict
+
+from course.text import escape
 
 MAX_HEADER = 1 << 20  # bytes of JSON in one message
 MAX_BUFFERS = 256
@@ -50,12 +52,9 @@ class ProtocolViolation(Exception):
 
 
 def clean(text: object, limit: int = MAX_TEXT) -> str:
-    """A string from the student side, safe anywhere: cut to ``limit``, lone surrogates escaped."""
-    if not isinstance(text, str):
-        text = repr(text)
-    if len(text) > limit:
-        text = text[:limit] + " [...]"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """A string from the student side, safe anywhere: cut to ``limit``, every control, bidi and
+    zero-width character and lone surrogate shown as its escape (``text.escape``; lines kept)."""
+    return escape(text, limit, newlines=True)
 
 
 def encode(message: dict, buffers: list[bytes] = ()) -> bytes:

@@ -34,6 +34,7 @@ from pathlib import Path
 from course import lms
 from course.layout import CourseError
 from course.results import Result, Status
+from course.text import escape
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NOT_RUN = (Status.NOT_A_NOTEBOOK, Status.GRADER_ERROR)
@@ -114,13 +115,13 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
                 message = c.message
                 for prefix in (f"{c.label}: ", f"{c.label}:"):
                     message = message[len(prefix):] if message.startswith(prefix) else message
-                groups.setdefault(_pattern(message) or "(no message)", []).append(message)
+                groups.setdefault(escape(_pattern(message)) or "(no message)", []).append(message)
             common = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:MESSAGE_GROUPS]
             cases.append({
                 "question": q["name"], "id": case["id"], "label": case["label"], "hidden": case["hidden"],
                 "points": case["points"], "tried": len(outcomes), "failed": len(failures),
                 "failure_rate": 100 * len(failures) / len(outcomes) if outcomes else 0.0,
-                "messages": [{"pattern": p, "count": len(ms), "example": lms.clean(ms[0])[:400]} for p, ms in common],
+                "messages": [{"pattern": p, "count": len(ms), "example": escape(ms[0], 400)} for p, ms in common],
             })
 
     late = [s for s in counted if s["late"]]
@@ -128,7 +129,7 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
     return {
         "assignment": plan["assignment"], "total_points": total_points,
         "files": len(results), "students": len(counted),
-        "test_students": [s["student"] for s in students if s["test_student"]],
+        "test_students": [escape(s["student"]) for s in students if s["test_student"]],
         "anonymous": sum(1 for s in counted if s["anonymous"]),
         "mean": statistics.fmean(finals) if finals else 0.0,
         "median": statistics.median(finals) if finals else 0.0,
@@ -140,12 +141,12 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
         "late": len(late), "late_penalty": summary.get("late_penalty"),
         "penalised": sum(1 for s in late if s["penalty"] > 0),
         "penalty_points": sum(s["penalty"] for s in late),
-        "late_students": [{"student": s["student"], "name": s["name"], "file": s["counted"].source,
-                           "penalty": s["penalty"]} for s in late],
-        "slowest": [{"file": r.source, "seconds": r.seconds, "status": r.status.value} for r in every[:SLOWEST]],
-        "grader_errors": [{"file": r.source, "detail": r.detail, "log": r.log[-20:]}
+        "late_students": [{"student": escape(s["student"]), "name": escape(s["name"]),
+                           "file": escape(s["counted"].source), "penalty": s["penalty"]} for s in late],
+        "slowest": [{"file": escape(r.source), "seconds": r.seconds, "status": r.status.value} for r in every[:SLOWEST]],
+        "grader_errors": [{"file": escape(r.source), "detail": escape(r.detail), "log": [escape(x) for x in r.log[-20:]]}
                           for r in results if r.status is Status.GRADER_ERROR],
-        "roster": summary.get("roster"), "notes": summary.get("notes", []),
+        "roster": summary.get("roster"), "notes": [escape(n) for n in summary.get("notes", [])],
         "protections_missing": summary.get("protections_missing", []),
     }
 

@@ -53,6 +53,7 @@ class Result:
     status: Status = Status.OK
     detail: str = ""
     language: str = "en"
+    language_detected: bool = False  # metadata.course was lost: the language was read from the notebook's text
     late: bool = False
     name: str = ""  # the student's name as the LMS download spells it, when it does
     cases: list[CaseResult] = field(default_factory=list)

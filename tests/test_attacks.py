@@ -490,3 +490,113 @@ def test_a_forbidden_jacobian_gains_nothing_by_any_route(walkarounds, route):
     q2 = question_points("hw03_jacobians")["q2"]
     assert honest.question_scores()["q2"] == q2
     assert results[route].question_scores()["q2"] == 0, [c.message for c in results[route].cases if c.question == "q2"]
+
+
+# --- 8. the files themselves: names, layout, broken zips, hostile text ----------------------
+
+RTL_NAME = "x\x1b[31m\nx.ipynb: ok\u202egpj.ipynb"  # colours the terminal, forges a line, reverses text
+HOSTILE_TEXT = "\x1b[2J\r\nforged.ipynb: ok 30/30 \u202e\u2066\u200b"
+HIDDEN = ("\x1b", "\x07", "\r", "\u202e", "\u2066", "\u200b")
+
+
+@pytest.fixture(scope="module")
+def download(tmp_path_factory):
+    """One `course grade` run (the CLI) over per-student folders and a Canvas roster, holding
+    the attacks on the grader's own file handling next to honest students."""
+    import io
+    import subprocess
+    import sys
+    import zipfile
+
+    from tests.test_lms import canvas_export
+
+    root = tmp_path_factory.mktemp("download")
+    folder = root / "submissions"
+    honest = make_submission(ASSIGNMENT, {}, root / "made", "honest").read_bytes()
+    stub = make_submission(ASSIGNMENT, None, root / "made", "stub").read_bytes()
+    hostile = make_submission(ASSIGNMENT, {}, root / "made", "hostile",
+                              [f"raise RuntimeError({HOSTILE_TEXT!r})"]).read_bytes()
+    files = {
+        "honest/hw01_derivatives.ipynb": honest,
+        "victim/hw01_derivatives.ipynb": honest,
+        # named as Canvas names the victim's upload, with a larger attachment id (a later upload)
+        "mallory/victim_55_999999999_hw01_derivatives.ipynb": stub,
+        "a b.ipynb": honest, "a_b.ipynb": honest,  # one row key once slugged
+        f"ansi/{RTL_NAME}": hostile,
+    }
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:  # otter's export, then its bytes corrupted
+        z.writestr("hw01_derivatives.ipynb", honest)
+    corrupt = bytearray(buffer.getvalue())
+    corrupt[30 + len("hw01_derivatives.ipynb"):30 + len("hw01_derivatives.ipynb") + 64] = bytes(range(64))
+    (folder / "corrupt").mkdir()
+    (folder / "corrupt" / "hw01_derivatives_2026_12_01T09_14_03_123456.zip").write_bytes(bytes(corrupt))
+    roster = root / "export.csv"
+    roster.write_text(canvas_export([("Honest, Hal", 60, "S60", "honest", "A", {}),
+                                     ("Victim, Vic", 55, "S55", "victim", "A", {}),
+                                     ("Mallory, Mal", 56, "S56", "mallory", "A", {}),
+                                     ("Corrupt, Cy", 57, "S57", "corrupt", "A", {})],
+                                    [(ASSIGNMENT, 4242, f"{FULL:g}")]), encoding="utf-8")
+    output = root / "graded"
+    run = subprocess.run([sys.executable, "-m", "course.cli", "grade", str(folder), "--assignment", ASSIGNMENT,
+                          "--output", str(output), "--roster", str(roster), "--autograder",
+                          str(autograder_zip(ASSIGNMENT)), "--timeout", "30"],
+                         capture_output=True, text=True, timeout=900, errors="backslashreplace")
+    return {"run": run, "output": output, "sources": [f.relative_to(folder).as_posix() for f in folder.rglob("*")
+                                                      if f.is_file()]}
+
+
+def _rows(output: Path) -> dict:
+    import csv
+    return {r["submission"]: r for r in csv.DictReader(open(output / "gradebook.csv", encoding="utf-8"))}
+
+
+def test_a_corrupt_zip_is_its_row_and_the_batch_goes_on(download):
+    run, output = download["run"], download["output"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (output / "report.html").exists() and (output / "canvas.csv").exists()
+    rows = _rows(output)
+    assert len(rows) == len(download["sources"]) == 7
+    corrupt = rows["corrupt/hw01_derivatives_2026_12_01T09_14_03_123456.zip"]
+    assert corrupt["status"] == "not a notebook" and "unreadable zip (error: Error -3" in corrupt["detail"]
+    assert float(corrupt["total"]) == 0 and corrupt["student"] == "corrupt"
+    assert float(rows["honest/hw01_derivatives.ipynb"]["total"]) == FULL
+
+
+def test_names_that_collide_as_keys_keep_both_rows(download):
+    rows = _rows(download["output"])
+    assert float(rows["a b.ipynb"]["total"]) == float(rows["a_b.ipynb"]["total"]) == FULL
+    assert rows["a b.ipynb"]["counted"] == rows["a_b.ipynb"]["counted"] == "yes"
+    records = [json.loads(p.read_text()) for p in (download["output"] / "results").glob("a_b.ipynb*.json")]
+    assert sorted(r["source"] for r in records) == ["a b.ipynb", "a_b.ipynb"]
+    assert len(list((download["output"] / "feedback").glob("a_b.ipynb*.html"))) == 2
+
+
+def test_a_canvas_name_in_ones_own_folder_takes_no_ones_grade(download):
+    import csv
+    rows = _rows(download["output"])
+    stub = rows["mallory/victim_55_999999999_hw01_derivatives.ipynb"]
+    assert stub["student"] == "mallory" and stub["lms"] == "" and float(stub["total"]) == 0  # it ran, as mallory's
+    assert rows["victim/hw01_derivatives.ipynb"]["counted"] == "yes"
+    canvas = list(csv.reader(open(download["output"] / "canvas.csv", encoding="utf-8")))
+    grades = {row[1]: row[-1] for row in canvas[2:]}
+    assert grades == {"60": f"{FULL:g}", "55": f"{FULL:g}", "56": "0", "57": "0"}
+
+
+def test_hostile_text_is_shown_escaped_everywhere(download):
+    run, output = download["run"], download["output"]
+    log = (output / "grading.log").read_text(encoding="utf-8")
+    assert "\\x1b[2J\\r\\nforged.ipynb: ok 30/30 \\u202e\\u2066\\u200b" in log  # the attack ran, shown as it is
+    assert "ansi/x\\x1b[31m\\nx.ipynb: ok\\u202egpj.ipynb: cell errors" in log
+    for text in (log, run.stderr, run.stdout):
+        assert not any(char in text for char in HIDDEN)
+        assert not any(line.lstrip().startswith(("forged.ipynb", "x.ipynb: ok")) for line in text.splitlines())
+    for path in output.rglob("*"):
+        if path.is_file():
+            data = path.read_text(encoding="utf-8")
+            assert not any(char in data for char in HIDDEN), path
+    row = _rows(output)["ansi/x\\x1b[31m\\nx.ipynb: ok\\u202egpj.ipynb"]
+    assert float(row["total"]) == FULL and row["status"] == "cell errors"  # gained nothing, lost nothing

@@ -4,6 +4,7 @@ outlives it."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from course.submissions import collect
-from tests.grading import autograder_zip, make_submission, question_points
+from tests.grading import autograder_zip, course_grade, make_submission, question_points
 
 ASSIGNMENT = "hw01_derivatives"
 FULL = sum(question_points(ASSIGNMENT).values())
@@ -66,6 +67,11 @@ def scratch_of(pid: int) -> list[Path]:
     return list(Path(tempfile.gettempdir()).glob(f"course-grade-{pid}-*"))
 
 
+def code_of(raw: bytes) -> list[str]:
+    """The sources of a notebook's code cells, the only thing grading reads."""
+    return ["".join(c["source"]) for c in json.loads(raw)["cells"] if c["cell_type"] == "code"]
+
+
 def test_otter_export_zips_and_odd_files_in_a_folder(tmp_path):
     folder = tmp_path / "inbox"
     right = make_submission(ASSIGNMENT, {}, tmp_path / "made", "right")
@@ -82,8 +88,9 @@ def test_otter_export_zips_and_odd_files_in_a_folder(tmp_path):
     notes: list[str] = []
     found = {s.source: s for s in collect(folder, log=notes.append)}
     assert set(found) == {"ana_export.zip", "two_notebooks.zip", "truncated.ipynb", ".dotfile.ipynb"}
-    assert found["ana_export.zip"].notebook() == (right.read_bytes(), "")
-    assert "2 notebooks" in found["two_notebooks.zip"].notebook()[1]
+    read = found["ana_export.zip"].notebook()
+    assert read.problem == "" and code_of(read.notebook) == code_of(right.read_bytes())
+    assert "2 notebooks" in found["two_notebooks.zip"].notebook().problem
     assert notes == ["skipped 1 metadata files: .DS_Store"]
 
 
@@ -221,3 +228,224 @@ def test_a_rootless_container_grades_and_says_what_it_lacks(tmp_path):
     assert float(rows["wrong/hw01_derivatives.ipynb"]["total"]) == FULL - _relu_bug_loss()
     assert "NO uid of its own" in run.stderr and "NO uid of its own" in rows["right/hw01_derivatives.ipynb"][
         "protections missing"]
+
+
+def corrupt_deflate(data: bytes, name: str) -> bytes:
+    """A zip whose member ``name`` has its compressed bytes overwritten (zlib.error on reading)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        info = z.getinfo(name)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    broken = bytearray(data)
+    broken[start:start + 64] = bytes(range(64))
+    return bytes(broken)
+
+
+def test_every_broken_file_is_its_own_row(tmp_path):
+    """Reading one file can fail in many ways; each is that file's row with what happened, and
+    the files beside it read as they are."""
+    right = make_submission(ASSIGNMENT, {}, tmp_path / "made", "right").read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("hw01_derivatives.ipynb", right)
+    good_zip = buffer.getvalue()
+    folder = tmp_path / "inbox"
+    for student in ("corrupt", "crc", "truncated", "bomb", "honest", "folder", "link", "locked"):
+        (folder / student).mkdir(parents=True)
+    (folder / "corrupt" / "hw01_2026_12_01T09_14_03_123456.zip").write_bytes(corrupt_deflate(good_zip, "hw01_derivatives.ipynb"))
+    crc = bytearray(good_zip)
+    crc[good_zip.index(b"PK\x01\x02") + 16] ^= 0xFF  # the central directory's CRC-32
+    (folder / "crc" / "export.zip").write_bytes(bytes(crc))
+    (folder / "truncated" / "export.zip").write_bytes(good_zip[:len(good_zip) // 2])
+    with zipfile.ZipFile(folder / "bomb" / "export.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("hw01_derivatives.ipynb", "w", force_zip64=True) as member:
+            for _ in range(300):
+                member.write(b" " * (1 << 20))  # 300 MB of spaces, some 300 kB compressed
+    (folder / "honest" / "hw01_derivatives.ipynb").write_bytes(right)
+    (folder / "folder" / "hw01_derivatives.ipynb").mkdir()
+    (folder / "link" / "hw01_derivatives.ipynb").symlink_to(folder / "honest" / "hw01_derivatives.ipynb")
+    (folder / "locked" / "hw01_derivatives.ipynb").write_bytes(right)
+    os.chmod(folder / "locked" / "hw01_derivatives.ipynb", 0)
+    (folder / os.fsdecode(b"latin\xe9.ipynb")).write_bytes(right)  # a name that is not UTF-8
+    download = tmp_path / "download.zip"
+    with zipfile.ZipFile(download, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("a b.ipynb", right)
+        z.writestr("a_b.ipynb", right)
+        z.writestr("bad.ipynb", right)
+    (tmp_path / "download-broken.zip").write_bytes(corrupt_deflate(download.read_bytes(), "bad.ipynb"))
+
+    reads = {s.source: s.notebook() for s in collect(folder)}
+    assert code_of(reads["honest/hw01_derivatives.ipynb"].notebook) == code_of(right)
+    assert "unreadable zip (error: Error -3" in reads["corrupt/hw01_2026_12_01T09_14_03_123456.zip"].problem
+    assert "Bad CRC-32" in reads["crc/export.zip"].problem
+    assert "unreadable zip (BadZipFile" in reads["truncated/export.zip"].problem
+    assert "larger than 256 MB" in reads["bomb/export.zip"].problem
+    assert reads["folder/hw01_derivatives.ipynb"].problem == "a folder named hw01_derivatives.ipynb, not a notebook"
+    assert reads["link/hw01_derivatives.ipynb"].problem == "a symbolic link, not a file (not followed)"
+    locked = reads["locked/hw01_derivatives.ipynb"]
+    if os.geteuid() == 0:  # root reads it anyway
+        assert code_of(locked.notebook) == code_of(right)
+    else:
+        assert "PermissionError" in locked.problem
+    assert code_of(reads[os.fsdecode(b"latin\xe9.ipynb")].notebook) == code_of(right)
+    broken = collect(tmp_path / "download-broken.zip")
+    assert [(s.source, s.key) for s in broken][:2] == [("a b.ipynb", "a_b.ipynb-" + broken[0].key[-10:]),
+                                                       ("a_b.ipynb", "a_b.ipynb-" + broken[1].key[-10:])]
+    assert len({s.key for s in broken}) == 3
+    assert [code_of(s.notebook().notebook) == code_of(right) for s in broken[:2]] == [True, True]
+    assert "unreadable (error: Error -3" in broken[2].notebook().problem
+
+
+def high_dpi_figure() -> str:
+    """A real matplotlib figure as Jupyter stores it (base64 PNG), at 300 dpi: noise, so that
+    PNG cannot compress it, as a plot of real data at that resolution barely does."""
+    import base64
+
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 6), dpi=300)
+    fig.subplots().imshow(np.random.default_rng(0).random((1200, 1600, 3)))
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=300)
+    return base64.b64encode(out.getvalue()).decode()
+
+
+def test_notebooks_as_each_tool_saves_them_grade_by_their_code(tmp_path):
+    """What nbconvert, JupyterLab 4 (with a hundred MB of figures), VS Code, Colab and jupytext
+    write, and Korean cells pasted into a new notebook: all graded by their code, in the
+    language of their edition even when its metadata is gone."""
+    import nbformat
+
+    from course.submissions import Submission, collect
+    from tests.grading import with_public_tests
+
+    en = make_submission(ASSIGNMENT, {}, tmp_path / "made", "en")
+    ko = make_submission(ASSIGNMENT, {}, tmp_path / "made", "ko", language="ko")
+    ko_wrong = make_submission(ASSIGNMENT, WRONG_RELU, tmp_path / "made", "ko_wrong", language="ko")
+    inbox = tmp_path / "inbox"
+
+    def save(name: str, nb) -> Path:
+        return samples_write(nb, inbox / name / f"{ASSIGNMENT}.ipynb")
+
+    # nbconvert --execute, for real: outputs, execution counts, and (record_timing) each cell's
+    # metadata.execution {"iopub.execute_input", "iopub.status.busy", "shell.execute_reply", ...}
+    run = tmp_path / "run"
+    shutil.copytree(en.parent, run)
+    with_public_tests(run / en.name, ASSIGNMENT)
+    done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                           "--ExecutePreprocessor.record_timing=True", "--output", "executed.ipynb", en.name],
+                          cwd=run, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    executed = nbformat.read(run / "executed.ipynb", as_version=4)
+    assert any(c.get("outputs") for c in executed.cells)
+    assert all("execution" in c.metadata for c in executed.cells if c.cell_type == "code")
+    save("nbconvert", executed)
+    # JupyterLab 4: nbformat 4.5 (cell ids), the same metadata.execution, and the figures of a
+    # real run, here nine high-DPI ones and more: some 100 MB
+    figure, lab = high_dpi_figure(), nbformat.from_dict(json.loads(json.dumps(executed)))
+    code = [c for c in lab.cells if c.cell_type == "code"]
+    for i in range(int((100 << 20) / len(figure)) + 1):
+        code[i % len(code)].outputs.append(nbformat.v4.new_output(
+            "display_data", data={"image/png": figure, "text/plain": "<Figure size 2400x1800 with 1 Axes>"},
+            metadata={"image/png": {"width": 2400, "height": 1800}}))
+    big = save("jupyterlab", lab)
+    assert big.stat().st_size > 100 << 20
+    # VS Code's Jupyter extension: its own kernelspec (a venv), a full language_info, metadata.vscode
+    vscode = nbformat.read(en, as_version=4)
+    vscode.metadata.kernelspec = {"display_name": "venv-calc4ml", "language": "python", "name": "python3"}
+    vscode.metadata.language_info = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                                     "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                                     "pygments_lexer": "ipython3", "version": "3.11.7"}
+    vscode.metadata.vscode = {"interpreter": {"hash": "4a1f" * 16}}
+    save("vscode", vscode)
+    # Colab: metadata.colab {"provenance": [...]}, "accelerator", its kernelspec; cell ids in
+    # metadata.id and outputId; what it does not know (metadata.course) it does not keep
+    colab = nbformat.read(en, as_version=4)
+    colab.metadata = nbformat.from_dict({"colab": {"provenance": [], "toc_visible": True},
+                                         "kernelspec": {"name": "python3", "display_name": "Python 3"},
+                                         "language_info": {"name": "python"}, "accelerator": "GPU"})
+    for i, cell in enumerate(colab.cells):
+        cell.metadata = {"id": f"c{i:06d}"} | ({"outputId": f"o{i:06d}"} if cell.cell_type == "code" else {})
+    save("colab", colab)
+    # jupytext, for real: to a py:percent script and back loses metadata.course
+    script = tmp_path / "jupytext" / f"{ASSIGNMENT}.py"
+    script.parent.mkdir()
+    for args in (["--to", "py:percent", "-o", str(script), str(ko)],
+                 ["--to", "ipynb", "-o", str(inbox / "jupytext" / f"{ASSIGNMENT}.ipynb"), str(script)]):
+        (inbox / "jupytext").mkdir(parents=True, exist_ok=True)
+        done = subprocess.run([sys.executable, "-m", "jupytext", *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert "course" not in json.loads((inbox / "jupytext" / f"{ASSIGNMENT}.ipynb").read_text())["metadata"]
+    # the Korean cells (a wrong relu_grad) pasted into a fresh notebook
+    pasted = nbformat.v4.new_notebook()
+    for cell in nbformat.read(ko_wrong, as_version=4).cells:
+        pasted.cells.append(nbformat.v4.new_code_cell(cell.source) if cell.cell_type == "code"
+                            else nbformat.v4.new_markdown_cell(cell.source))
+    save("pasted", pasted)
+
+    import tracemalloc
+    reader = next(s for s in collect(inbox) if s.source.startswith("jupyterlab/"))
+    tracemalloc.start()
+    read = Submission.notebook(reader)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(read.notebook) < 200_000 and peak < 1.2 * big.stat().st_size, (len(read.notebook), peak)
+
+    results = course_grade(ASSIGNMENT, inbox, tmp_path / "out")
+    full = {"nbconvert", "jupyterlab", "vscode", "colab", "jupytext"}
+    assert {k: (r.score, str(r.status)) for k, r in results.items()} == {
+        **{k: (FULL, "ok") for k in full}, "pasted": (FULL - _relu_bug_loss(), "ok")}
+    assert {k: (r.language, r.language_detected) for k, r in results.items()} == {
+        "nbconvert": ("en", False), "jupyterlab": ("en", False), "vscode": ("en", False), "colab": ("en", True),
+        "jupytext": ("ko", True), "pasted": ("ko", True)}
+    rows = {r["submission"].split("/")[0]: r for r in csv.DictReader(open(tmp_path / "out" / "gradebook.csv",
+                                                                            encoding="utf-8"))}
+    assert rows["jupytext"]["language"] == "ko (read from its text: metadata.course is missing)"
+    assert rows["vscode"]["language"] == "en"
+    page = (tmp_path / "out" / "feedback" / f"{results['pasted'].key}.html").read_text(encoding="utf-8")
+    assert 'lang="ko"' in page and "비공개 테스트" in page  # the hidden checks' note, in Korean
+
+
+def samples_write(nb, path: Path) -> Path:
+    import nbformat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+def _json_values():
+    from hypothesis import strategies as st
+
+    keys = st.sampled_from(["outputs", "attachments", "source", "a\\\"b", "]", "{", "x y", "\\"])
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12)
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4),
+                        max_leaves=25)
+
+
+def _nulled(value):
+    if isinstance(value, dict):
+        return {k: None if k in ("outputs", "attachments") else _nulled(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nulled(v) for v in value]
+    return value
+
+
+def test_outputs_are_dropped_from_the_bytes_exactly():
+    """The byte-level pass that drops outputs before decoding changes nothing else, whatever
+    the JSON holds (quotes, backslashes and brackets in strings and keys), written compactly,
+    indented or escaped; and what is not JSON is left alone."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from course.submissions import _outputs_dropped
+
+    @settings(max_examples=300, deadline=None)
+    @given(_json_values(), st.sampled_from([None, 1, "\t"]))
+    def check(value, indent):
+        for text in (json.dumps(value, indent=indent, ensure_ascii=False), json.dumps(value, ensure_ascii=True)):
+            assert json.loads(_outputs_dropped(text.encode())) == _nulled(value)
+
+    check()
+    for broken in (b'{"outputs": [1, "]', b'{"outputs": ', b'"outputs', b'{"a": "\\'):
+        assert _outputs_dropped(broken) == broken

@@ -313,7 +313,7 @@ def test_gradebook_has_a_row_per_file_a_late_column_and_no_formulas(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv", newline="", encoding="utf-8")))
     assert len(rows) == len(results)
     assert [r["late"] for r in rows] == ["no", "no", "no", "yes", "no"]
-    assert [r["student"] for r in rows] == ["'=1+2", "'@SUM(A1)", "'-3+4", "1", "'\tcmd"]
+    assert [r["student"] for r in rows] == ["'=1+2", "'@SUM(A1)", "'-3+4", "1", "\\tcmd"]
     for row in rows:
         for column, cell in row.items():
             assert not cell.startswith(FORMULA), (column, cell)
@@ -547,3 +547,115 @@ def test_course_grade_round_trip_with_real_downloads(tmp_path):
     assert changed["1002"]["grade"] == pytest.approx(round(float(bob["total"]) / float(bob["max"]) * 10, 2))
     assert "1003" not in changed and "<li>" in changed["1002"]["feedback"]
     assert len(gradebook) == 3
+
+
+# ---------------------------------------------------------------- identity from the layout alone
+
+
+def otter_export_names(count: int, tmp_path: Path) -> list[str]:
+    """Names otter's export cell really makes (``Notebook.export``: notebook stem, timestamp)."""
+    import nbformat
+    import otter
+
+    names = []
+    for _ in range(count):
+        folder = tmp_path / f"export{len(names)}"
+        (folder / "tests").mkdir(parents=True)
+        nbformat.write(nbformat.v4.new_notebook(), folder / "hw04_hessians.ipynb")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.chdir(folder)
+            otter.Notebook(tests_dir="tests").export("hw04_hessians.ipynb", pdf=False, force_save=False,
+                                                     display_link=False)
+        names += [p.name for p in folder.glob("*.zip")]
+    return names
+
+
+def test_otter_export_names_are_never_canvas_ids(tmp_path):
+    """Four students' otter export zips, two in their folders and two side by side: four
+    students, each counted; Canvas's own name for an export zip is still read as Canvas's."""
+    names = otter_export_names(4, tmp_path)
+    assert all(re.fullmatch(r"hw04_hessians_\d{4}_\d\d_\d\dT\d\d_\d\d_\d\d_\d{6}\.zip", n) for n in names), names
+    sources = [f"kim/{names[0]}", f"lee/{names[1]}", names[2], names[3]]
+    identities = lms.identify_all(sources)
+    assert [(i.lms, i.student) for i in identities] == [("", "kim"), ("", "lee"), ("", names[2][:-4]),
+                                                       ("", names[3][:-4])]
+    submitters = lms.group([result(s) for s in sources])
+    assert [(s.student, s.counted.source, s.others) for s in submitters] == [
+        ("kim", sources[0], []), ("lee", sources[1], []), (names[2][:-4], sources[2], []),
+        (names[3][:-4], sources[3], [])]
+    in_canvas = canvas_name("Kim, Ann", 12, 34, names[0])
+    assert lms.identify(in_canvas) == lms.Identity("canvas", "12", "kimann", attachment=34, file=names[0])
+    again = canvas_name("Kim, Ann", 12, 35, names[0][:-4] + "-1.zip")
+    assert lms.identify(again).file == names[0][:-4] + "-1.zip" and lms.identify(again).resubmission == 1
+
+
+@pytest.mark.parametrize("sources, expected", [
+    # inside a student's folder a name says nothing about whose the file is
+    (["mallory/victim_55_999999999_hw01_derivatives.ipynb", "victim/hw01_derivatives.ipynb"],
+     [("", "mallory"), ("", "victim")]),
+    (["Mallory_9_assignsubmission_file/Victim_7_assignsubmission_file_hw01.ipynb",
+      "Victim_7_assignsubmission_file/hw01.ipynb"], [("moodle", "9"), ("moodle", "7")]),
+    (["Mallory_9_assignsubmission_file/victim_55_99_hw01.ipynb"], [("moodle", "9")]),
+    # a folder holding the whole download is not a student's
+    (["submissions/doejane_12_34_hw01.ipynb", "submissions/roebob_13_35_hw01.ipynb"],
+     [("canvas", "12"), ("canvas", "13")]),
+    (["hw01/jdoe/hw01.ipynb", "hw01/broe/hw01.ipynb"], [("", "jdoe"), ("", "broe")]),
+    (["a/b/doejane_12_34_hw01.ipynb", "a/b/Jane_5_assignsubmission_file/x.ipynb"], [("canvas", "12"), ("moodle", "5")]),
+    # a student's only folder stays the student's
+    (["kim/hw04.ipynb", "kim/notes.pdf"], [("", "kim"), ("", "kim")]),
+])
+def test_lms_names_count_at_the_top_of_the_download_only(sources, expected):
+    assert [(i.lms, i.student) for i in lms.identify_all(sources)] == expected
+
+
+def test_a_name_in_someone_elses_folder_cannot_take_their_grade(tmp_path):
+    """mallory's stub named like the victim's Canvas download (a larger attachment id) stays
+    mallory's: the victim keeps the 20 points of their own notebook in canvas.csv."""
+    roster = tmp_path / "export.csv"
+    roster.write_text(canvas_export([("Victim, Vic", 55, "S55", "victim", "A", {}),
+                                     ("Mallory, Mal", 56, "S56", "mallory", "A", {})],
+                                    [("hw01_derivatives", 4242, "20")]), encoding="utf-8")
+    stub = result("mallory/victim_55_999999999_hw01_derivatives.ipynb",
+                  failed=tuple(f"{q['name']}/{c['id']}" for q in PLAN["questions"] for c in q["cases"]))
+    results = [stub, result("victim/hw01_derivatives.ipynb")]
+    export.write_all(results, PLAN, tmp_path, roster)
+    imported = canvas_import((tmp_path / "canvas.csv").read_text(encoding="utf-8"), {"4242": "hw01_derivatives"},
+                             {"55", "56"})
+    assert {k: v["4242"] for k, v in imported["grades"].items()} == {"55": "20", "56": "0"}
+    rows = {r["submission"]: r for r in csv.DictReader(open(tmp_path / "gradebook.csv", encoding="utf-8"))}
+    assert rows[stub.source]["student"] == "mallory" and rows[stub.source]["counted"] == "yes"
+
+
+def test_names_that_slug_alike_keep_both_rows_with_stable_keys():
+    from course.submissions import unique_keys
+
+    sources = ["a b.ipynb", "a_b.ipynb", "A_B.ipynb", "c.ipynb"]
+    keys = unique_keys(sources)
+    assert len({k.casefold() for k in keys}) == 4 and keys[3] == "c.ipynb"
+    assert unique_keys(["zz.ipynb", *reversed(sources)]) == ["zz.ipynb", *reversed(keys)]  # its source alone
+    crafted = keys[0]  # a file named as another's key: both still have their own
+    both = unique_keys([crafted, "a b.ipynb", "a_b.ipynb"])
+    assert len({k.casefold() for k in both}) == 3 and all(re.fullmatch(r"[A-Za-z0-9._-]+", k) for k in both)
+
+
+def test_text_from_a_submission_is_escaped_in_every_output(tmp_path):
+    """ANSI escapes, a forged line and a right-to-left override, in a file name and a message:
+    shown escaped in gradebook.csv, the feedback pages, Gradescope's JSON, lms.json, report.html."""
+    name = "x\x1b[31m\nx.ipynb: ok\u202egpj.ipynb"
+    evil = result(f"eve/{name}", failed=("q1/sin",))
+    evil.detail = "\x1b[2J\r\nforged.ipynb: ok 30/30\u2066\u200b"
+    next(c for c in evil.cases if c.case == "sin").message = "got \x1b[31m1\u202e0"
+    evil.log = ["cell 2: \x1b]0;title\x07\nforged.ipynb: ok"]
+    export.write_all([evil, result("honest/hw01.ipynb")], PLAN, tmp_path)
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_text(encoding="utf-8")
+            for char in "\x1b\x07\r\u202e\u2066\u200b":
+                assert char not in data, (path, char)
+    rows = list(csv.DictReader(open(tmp_path / "gradebook.csv", encoding="utf-8")))
+    assert not any("\n" in cell for row in rows for cell in row.values())  # a cell is one line
+    assert rows[0]["submission"] == "eve/x\\x1b[31m\\nx.ipynb: ok\\u202egpj.ipynb"
+    assert rows[0]["detail"] == "\\x1b[2J\\r\\nforged.ipynb: ok 30/30\\u2066\\u200b"
+    page = next((tmp_path / "feedback").glob("eve*.html")).read_text(encoding="utf-8")
+    assert "\\u202egpj" in page and "\\x1b[31m1\\u202e0" in page
+    assert "\\u202e" in (tmp_path / "report.html").read_text(encoding="utf-8")
