@@ -12,6 +12,7 @@ run's scratch folder.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -52,6 +53,23 @@ def add_arguments(parser) -> None:
     parser.add_argument("--timeout", type=float, default=defaults.notebook_seconds, help="seconds to run one notebook")
     parser.add_argument("--call-timeout", type=float, default=defaults.call_seconds, help="seconds for one graded call")
     parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address-space cap of a student process")
+    parser.add_argument("--shard", type=parse_shard, help="I/N: grade only the I-th of N shares of the submissions "
+                                                          "(by a digest of each file's name), for `course merge`")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give I/N, e.g. 3/8") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be between 1 and N")
+    return index, count
+
+
+def shard_of(key: str, count: int) -> int:
+    """Which of ``count`` shares (1-based) a submission belongs to: the same on every machine."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:16], 16) % count + 1
 
 
 def digest(*parts: bytes) -> str:
@@ -164,8 +182,11 @@ def _zero(plan: dict, result: Result, status: Status, detail: str) -> Result:
 
 def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: int = 2,
               limits: Limits | None = None, roster: Path | None = None, lms_column: str | None = None,
-              late_penalty: str | None = None, log=None) -> list[Result]:
-    """Grade every submission not already graded; write all outputs; return the results."""
+              late_penalty: str | None = None, log=None, shard: tuple[int, int] | None = None) -> list[Result]:
+    """Grade every submission not already graded; write all outputs; return the results.
+
+    With ``shard`` (I, N), grade only the I-th share and write its results and ``shard.json``;
+    ``merge`` makes the outputs once every share is done."""
     hide_memory()
     limits = limits or Limits()
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
@@ -180,6 +201,11 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
             f.write(escape(text, 20000, newlines=True) + "\n")
 
     submissions = collect(submissions_path, log=note)
+    if shard is not None:
+        every = [s.key for s in submissions]
+        submissions = [s for s in submissions if shard_of(s.key, shard[1]) == shard[0]]
+        write_atomic(output / "shard.json", json.dumps({"shard": shard[0], "of": shard[1], "plan": plan_digest,
+                                                        "keys": every, "mine": [s.key for s in submissions]}))
     results_dir = output / "results"
     done: dict[str, Result] = {}
     todo: list[Submission] = []
@@ -236,6 +262,15 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
         executor.shutdown(wait=True)
         shutil.rmtree(scratch, ignore_errors=True)
     results = [done[s.key] for s in submissions]
+    if shard is not None:
+        log(f"shard {shard[0]}/{shard[1]}: {len(results)} results in {results_dir}; once every shard is done, "
+            "`course merge` makes the gradebook, the LMS file and the report")
+        return results
+    return write_outputs(results, plan, output, roster, lms_column, late_penalty, log)
+
+
+def write_outputs(results: list[Result], plan: dict, output: Path, roster: Path | None, lms_column: str | None,
+                  late_penalty: str | None, log) -> list[Result]:
     missing = sorted({line for r in results for line in r.log if line.startswith("NO ")})
     for line in missing:
         log(f"warning: a protection is missing on this machine: {escape(line)}")
@@ -256,7 +291,10 @@ def main(args) -> int:
         raise CourseError(f"no autograder at {autograder}: run `course build` first or pass --autograder")
     limits = Limits(notebook_seconds=args.timeout, call_seconds=args.call_timeout, memory_mb=args.memory_mb)
     results = grade_all(Path(args.submissions), autograder, Path(args.output), args.workers, limits,
-                        Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty)
+                        Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty,
+                        shard=args.shard)
+    if args.shard:
+        return 0
     statuses: dict[str, int] = {}
     for r in results:
         statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
@@ -264,3 +302,46 @@ def main(args) -> int:
           + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     print(f"gradebook: {Path(args.output) / 'gradebook.csv'}; class report: {Path(args.output) / 'report.html'}")
     return 0
+
+
+def merge(shards: list[Path], output: Path, roster: Path | None = None, lms_column: str | None = None,
+          late_penalty: str | None = None, log=None) -> list[Result]:
+    """``course merge``: the outputs of one batch from the results of its N shards, as a single
+    run over the same submissions writes them (in the same order, with the same options)."""
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    infos = []
+    for folder in shards:
+        try:
+            infos.append((folder, json.loads((folder / "shard.json").read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as error:
+            raise CourseError(f"{folder}: not the output of `course grade --shard` ({error})") from None
+    first = infos[0][1]
+    count = first["of"]
+    if sorted(info["shard"] for _, info in infos) != list(range(1, count + 1)):
+        raise CourseError(f"merge needs each of the {count} shards once; got "
+                          + ", ".join(f"{info['shard']}/{info['of']} ({folder})" for folder, info in infos))
+    for folder, info in infos:
+        if (info["of"], info["plan"], info["keys"]) != (count, first["plan"], first["keys"]):
+            raise CourseError(f"{folder} graded other submissions or another autograder than {infos[0][0]}: "
+                              "run every shard on the same download with the same autograder")
+    by_key: dict[str, Result] = {}
+    for folder, info in infos:
+        for key in info["mine"]:
+            try:
+                by_key[key] = Result.from_record(json.loads((folder / "results" / f"{key}.json").read_text("utf-8")))
+            except (OSError, ValueError, TypeError, KeyError):
+                raise CourseError(f"{folder}: shard {info['shard']}/{count} has no result for {escape(key)} yet: "
+                                  "run the same `course grade --shard` again (it resumes), then merge") from None
+    output.mkdir(parents=True, exist_ok=True)
+    write_atomic(output / "plan.json", (infos[0][0] / "plan.json").read_text(encoding="utf-8"))
+    results = [by_key[key] for key in first["keys"]]
+    for result in results:
+        write_atomic(output / "results" / f"{result.key}.json",
+                     json.dumps(result.to_record(), indent=1, sort_keys=True))
+    with open(output / "grading.log", "w", encoding="utf-8") as merged_log:
+        for folder, _ in sorted(infos, key=lambda item: item[1]["shard"]):
+            if (folder / "grading.log").exists():
+                merged_log.write((folder / "grading.log").read_text(encoding="utf-8", errors="backslashreplace"))
+    plan = json.loads((output / "plan.json").read_text(encoding="utf-8"))
+    log(f"merged {len(results)} results from {count} shards")
+    return write_outputs(results, plan, output, roster, lms_column, late_penalty, log)

@@ -43,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     push.add_argument("--assignment", type=int, required=True, help="the assignment's id (the number in its URL)")
     push.add_argument("--yes", action="store_true", help="send (default: a dry run that lists what would change)")
 
+    merge = commands.add_parser("merge", help="one gradebook, LMS file and report from the outputs of "
+                                              "`course grade --shard I/N`")
+    merge.add_argument("shards", nargs="+", help="the --output folder of every shard")
+    merge.add_argument("--output", required=True)
+    merge.add_argument("--roster")
+    merge.add_argument("--lms-column")
+    merge.add_argument("--late-penalty")
+
     links = commands.add_parser("links", help="print links that open each assignment on a JupyterHub or in Colab")
     links.add_argument("--repo", required=True, help="the course's public repository, e.g. https://github.com/you/calc4ml")
     links.add_argument("--hub", help="your JupyterHub (nbgitpuller installed), e.g. https://hub.example.edu")
@@ -64,6 +72,13 @@ def run(args) -> int:
     if args.command == "report":
         from course.report import rebuild
         print(f"report: {rebuild(Path(args.output))}")
+        return 0
+    if args.command == "merge":
+        from course.batch import merge as merge_shards
+        results = merge_shards([Path(p) for p in args.shards], Path(args.output),
+                               Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty)
+        print(f"merged {len(results)} submissions: gradebook {Path(args.output) / 'gradebook.csv'}; "
+              f"class report {Path(args.output) / 'report.html'}")
         return 0
     if args.command == "push":
         from course.canvas_push import push
