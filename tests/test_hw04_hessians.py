@@ -465,3 +465,57 @@ def test_numerical_hessian_cases_need_the_finite_differences():
 def test_plan_points():
     assert {q.name: q.points for q in questions.QUESTIONS} == {
         "q1": 5, "q2": 4, "q3": 5, "q4": 4, "q5": 3, "q6": 5, "q7": 6, "q8": 5, "q9": 4, "q10": 3}
+
+
+def race(method, gradient, start, lr, steps):
+    """Section 8's runs, with the reference's steps."""
+    x, first, second = start.clone(), torch.zeros(2), torch.zeros(2)
+    for t in range(1, steps + 1):
+        g = gradient(x)
+        if method == "momentum":
+            x, first = ref.momentum_step(x, g, first, lr, 0.9)
+        elif method == "Nesterov":
+            x, first = ref.momentum_step(x, g, first, lr, 0.9, nesterov=True)
+        elif method == "RMSProp":
+            x, first = ref.rmsprop_step(x, g, first, lr)
+        elif method == "AdaGrad":
+            x, first = ref.adagrad_step(x, g, first, lr)
+        elif method == "Adam":
+            x, first, second = ref.adam_step(x, g, first, second, t, lr=lr)
+        else:
+            x = x - lr * g
+    return x
+
+
+def test_prose_numbers_of_section_8():
+    # The velocity on a constant gradient: (1 - 0.9^50) / (1 - 0.9) = 9.9485 after 50 steps.
+    v = torch.zeros(1)
+    for _ in range(50):
+        _, v = ref.momentum_step(torch.zeros(1), torch.ones(1), v, 0.1, 0.9)
+    assert round(v.item(), 4) == 9.9485
+    # The first RMSProp and AdaGrad steps move by 10 lr and lr whatever the gradient (eps aside).
+    for g in (1e-3, 1.0, 1e3):
+        moved = 1 - ref.rmsprop_step(torch.ones(1), torch.full((1,), g), torch.zeros(1), 0.01)[0].item()
+        assert moved == pytest.approx(0.1, rel=2e-4)
+        assert 1 - ref.adagrad_step(torch.ones(1), torch.full((1,), g), torch.zeros(1), 0.1)[0].item() == pytest.approx(0.1)
+
+    def steep_gradient(p):
+        return torch.stack([200 * p[0], 2 * p[1]])
+
+    def rosenbrock_gradient(p):
+        return torch.stack([-2 * (1 - p[0]) - 400 * p[0] * (p[1] - p[0] ** 2), 200 * (p[1] - p[0] ** 2)])
+
+    bowl = {"gradient descent": (0.005, "0.134"), "momentum": (0.005, "0.000189"), "Nesterov": (0.005, "5.02e-07"),
+            "RMSProp": (0.01, "0.0141"), "AdaGrad": (0.1, "0.0758"), "Adam": (0.1, "0.000871")}
+    for method, (lr, printed) in bowl.items():
+        x = race(method, steep_gradient, torch.tensor([1.0, 1.0]), lr, 100)
+        assert f"{steep(x).item():.3g}" == printed, method
+    valley = {"gradient descent": (0.001, "0.0742"), "momentum": (0.001, "8.97e-09"), "Nesterov": (0.001, "9.7e-09"),
+              "RMSProp": (0.001, "0.0349"), "AdaGrad": (0.1, "0.0235"), "Adam": (0.01, "1.74e-19")}
+    for method, (lr, printed) in valley.items():
+        x = race(method, rosenbrock_gradient, torch.tensor([-1.0, 1.0]), lr, 2000)
+        assert f"{rosenbrock(x).item():.3g}" == printed, method
+        if method == "gradient descent":
+            assert [round(c, 4) for c in x.tolist()] == [0.7279, 0.5286]
+        if method in ("momentum", "Nesterov"):
+            assert rosenbrock(x).item() < 1e-8
