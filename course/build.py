@@ -328,6 +328,20 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
         public = sum(not c["hidden"] for c in cases)
         log(f"built {source.name} ({', '.join(source.languages())}): {len(plan['questions'])} questions, "
             f"{points:g} points, {public} public and {len(cases) - public} hidden cases")
+        for line in points_table(plan):
+            log(line)
+
+
+def points_table(plan: dict) -> list[str]:
+    """One line per question: its points and cases, so that the instructor sees the weighting
+    the build has just fixed, question by question."""
+    width = max(len(q["title"]) for q in plan["questions"])
+    lines = []
+    for q in plan["questions"]:
+        public = sum(not c["hidden"] for c in q["cases"])
+        lines.append(f"  {q['name']:>4}  {q['title']:<{width}}  {q['points']:>4g} points  "
+                     f"({public} public, {len(q['cases']) - public} hidden)")
+    return lines
 
 
 def generated_files(root: Path) -> dict[str, bytes]:

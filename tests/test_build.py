@@ -191,3 +191,12 @@ def test_hidden_labels_do_not_reveal_values(name):
         for case in question["cases"]:
             if case["hidden"]:
                 assert not re.search(r"\b(is|gives|equals)\s+[-\d(\[]", case["label"]), case["label"]
+
+
+def test_the_build_states_the_points_of_every_question():
+    plan = {"questions": [
+        {"name": "q1", "title": "Short", "points": 5, "cases": [{"hidden": False}, {"hidden": True}, {"hidden": True}]},
+        {"name": "q10", "title": "A longer title", "points": 2.5, "cases": [{"hidden": False}]}]}
+    assert build.points_table(plan) == [
+        "    q1  Short              5 points  (1 public, 2 hidden)",
+        "   q10  A longer title   2.5 points  (1 public, 0 hidden)"]

@@ -107,17 +107,61 @@ def test_softmax_jacobian_large_logits_and_float32():
 
 # --- composed_jacobian ----------------------------------------------------------------------
 
+def layer_of(fn):
+    """A map turned into a layer as composed_jacobian receives it: detached value and Jacobian."""
+    return lambda x: (fn(x).detach(), autograd_jacobian(fn, x.detach()))
+
+
 @settings(max_examples=25)
 @given(sizes, sizes, sizes, seeds)
 def test_composed_jacobian_is_the_jacobian_of_the_composition(n, m, k, seed):
     f, g, x = random_map(n, m, seed), random_map(m, k, seed + 1), random_vector(n, seed + 2)
-    J = ref.composed_jacobian(f, g, x)
+    J = ref.composed_jacobian(layer_of(f), layer_of(g), x)
     assert J.shape == (k, n)
     torch.testing.assert_close(J, autograd_jacobian(lambda t: g(f(t)), x))
 
 
+_generator = torch.Generator().manual_seed(9)
+WAVE_A = torch.randn(5, 3, generator=_generator, dtype=torch.float64)
+WAVE_C = torch.randn(5, generator=_generator, dtype=torch.float64)
+
+# Each hidden layer, as the map its value computes: its Jacobian must be that map's exact Jacobian.
+TWINS = {
+    "notes_inner_layer": (lambda x: torch.stack([x[0] * x[1], x[0] + x[1] ** 2]), 2),
+    "notes_outer_layer": (lambda y: torch.stack([y[0] + y[1], y[0] * y[1]]), 2),
+    "squash_layer_5_to_2": (lambda y: torch.stack([y[0] * y[1] + y[2], torch.sin(30 * y[3]) - y[4] ** 2]), 5),
+    "pair_layer_4_to_2": (lambda x: torch.stack([torch.sin(30 * x[0]) * x[3] + x[1], torch.cos(30 * x[2]) + x[1] ** 3]), 4),
+    "lift_layer_2_to_3": (lambda y: torch.stack([y[0] * y[1], y[0] - y[1], torch.tanh(y[0])]), 2),
+    "rotation_layer_3": (lambda x: torch.stack([torch.sin(30 * x[0]) * x[1], torch.sin(30 * (x[1] + x[2])),
+                                                x[2] ** 2 - x[0]]), 3),
+    "cubic_layer_3": (lambda y: torch.stack([y[0] ** 3, y[0] * y[2], y[1] + y[2] ** 2]), 3),
+    "wave_layer_3_to_5": (lambda x: torch.sin(30 * (WAVE_A @ x + WAVE_C)), 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(TWINS))
+def test_layers_return_their_value_and_exact_jacobian_without_a_graph(name):
+    layer, (twin, n) = getattr(questions, name), TWINS[name]
+    x = random_vector(n, 13).requires_grad_(True)
+    value, J = layer(x)
+    torch.testing.assert_close(value, twin(x.detach()), rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(J, autograd_jacobian(twin, x.detach()), rtol=1e-13, atol=1e-13)
+    assert value.grad_fn is None and J.grad_fn is None
+
+
+def test_linear_layers_are_their_matrices():
+    x, y = random_vector(4, 14), random_vector(6, 15)
+    A = torch.randn(6, 4, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    value, J = questions.wave_layer_4_to_6(x)
+    torch.testing.assert_close(value, torch.sin(30 * A @ x))
+    torch.testing.assert_close(J, autograd_jacobian(lambda t: torch.sin(30 * A @ t), x))
+    value, B = questions.linear_layer_6_to_3(y)
+    torch.testing.assert_close(value, B @ y)
+    assert B.shape == (3, 6)
+
+
 def test_composed_jacobian_matches_the_notes():
-    J = ref.composed_jacobian(questions.notes_inner, questions.notes_outer,
+    J = ref.composed_jacobian(questions.notes_inner_layer, questions.notes_outer_layer,
                               torch.tensor([1.0, 2.0], dtype=torch.float64))
     torch.testing.assert_close(J, torch.tensor([[3.0, 5.0], [12.0, 13.0]], dtype=torch.float64))
 
@@ -162,8 +206,8 @@ def test_vjp_of_a_sum_is_the_gradient_from_the_notes():
 def test_vjp_and_jvp_do_not_modify_or_track_the_input():
     x = random_vector(4, 0)
     before = x.clone()
-    ref.vjp(questions.pair_map, x, random_vector(2, 1))
-    ref.jvp(questions.pair_map, x, random_vector(4, 2))
+    ref.vjp(questions.wide_map, x[:3], random_vector(5, 1))
+    ref.jvp(questions.wide_map, x[:3], random_vector(3, 2))
     assert torch.equal(x, before) and not x.requires_grad
 
 
@@ -210,11 +254,9 @@ def test_prose_numbers():
                                rtol=0, atol=5e-6)
     # Section 4: f(1, 2) = (2, 5), J_f = [[2, 1], [1, 4]], J_g(2, 5) = [[1, 1], [5, 2]].
     x = torch.tensor([1.0, 2.0], dtype=torch.float64)
-    assert questions.notes_inner(x).tolist() == [2.0, 5.0]
-    torch.testing.assert_close(torch.autograd.functional.jacobian(questions.notes_inner, x),
-                               torch.tensor([[2.0, 1.0], [1.0, 4.0]], dtype=torch.float64))
-    torch.testing.assert_close(torch.autograd.functional.jacobian(questions.notes_outer, questions.notes_inner(x)),
-                               torch.tensor([[1.0, 1.0], [5.0, 2.0]], dtype=torch.float64))
+    y, J_f = questions.notes_inner_layer(x)
+    assert y.tolist() == [2.0, 5.0] and J_f.tolist() == [[2.0, 1.0], [1.0, 4.0]]
+    assert questions.notes_outer_layer(y)[1].tolist() == [[1.0, 1.0], [5.0, 2.0]]
     # Section 5: n = m = 300,000 gives 9e10 float64 entries, 720 GB; one vector is 2.4 MB.
     n = questions.N
     assert n * n == 9e10 and n * n * 8 / 1e9 == 720 and n * 8 / 1e6 == 2.4

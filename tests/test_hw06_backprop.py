@@ -430,7 +430,7 @@ def test_cg_at_n_300_000_uses_one_gradient_and_17_hessian_vector_products():
 
 def test_plan_points_and_labels():
     questions_ = plan()["questions"]
-    assert {q["name"]: q["points"] for q in questions_} == {"q1": 10, "q2": 3, "q3": 4, "q4": 5, "q5": 6, "q6": 10}
+    assert {q["name"]: q["points"] for q in questions_} == {"q1": 12, "q2": 3, "q3": 4, "q4": 5, "q5": 6, "q6": 10}
     for question in questions_:
         assert any(not c["hidden"] for c in question["cases"])
         for case in question["cases"]:

@@ -12,7 +12,7 @@ BUGS = [
     Bug("central difference divided by h instead of 2h", "central_difference",
         "def central_difference(f, x, h=1e-5):\n    return float((f(x + h) - f(x - h)) / h)\n", {"q2": 0}),
     Bug("ReLU' of 1 at zero", "relu_grad",
-        "def relu_grad(x):\n    return (x >= 0).to(x.dtype)\n", {"q3": 0.75}),
+        "def relu_grad(x):\n    return (x >= 0).to(x.dtype)\n", {"q3": 0.5}),
     Bug("ReLU' by autograd (the question is to derive it)", "relu_grad",
         "def relu_grad(x):\n"
         "    leaf = x.detach().clone().requires_grad_(True)\n"
@@ -29,13 +29,13 @@ BUGS = [
     Bug("cross-entropy gradient not divided by the batch", "softmax_cross_entropy_grad",
         "def softmax_cross_entropy_grad(logits, target):\n"
         "    onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)\n"
-        "    return torch.softmax(logits, dim=1) - onehot\n", {"q7": 2.5}),
+        "    return torch.softmax(logits, dim=1) - onehot\n", {"q7": 3}),
     Bug("cross-entropy gradient from a naive softmax that overflows", "softmax_cross_entropy_grad",
         "def softmax_cross_entropy_grad(logits, target):\n"
         "    e = torch.exp(logits)\n"
         "    p = e / e.sum(dim=1, keepdim=True)\n"
         "    onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)\n"
-        "    return (p - onehot) / logits.shape[0]\n", {"q7": 3.75}),
+        "    return (p - onehot) / logits.shape[0]\n", {"q7": 4.5}),
     Bug("gradient check that always answers 0", "gradient_check",
         "def gradient_check(f, x, h=1e-6):\n    return 0.0\n", {"q8": 0}),
     Bug("absolute instead of relative error", "gradient_check",

@@ -121,7 +121,7 @@ QUESTIONS = [
         Case("exp(-x^2) at x = -1.3", Call("central_difference", exp_minus_square, -1.3),
              weight=3, tol="numerical"),
     ]),
-    Question("q3", "ReLU derivative", points=3, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
+    Question("q3", "ReLU derivative", points=2, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
         Case("ReLU' at [-2, -1, 0, 1, 2]", Call("relu_grad", t(-2, -1, 0, 1, 2)),
              public=True, expected=t(0, 0, 0, 1, 1)),
         Case("0 at exactly x = 0, also for -0.0", Call("relu_grad", t(0.0, -0.0, 1e-300, -1e-300))),
@@ -150,7 +150,7 @@ QUESTIONS = [
         Case("prediction above the target", Call("linear_model_grads", 0.5, 2.0, -4.0, -3.0)),
         Case("a negative input x", Call("linear_model_grads", 1.5, -0.25, -2.0, 1.0)),
     ]),
-    Question("q7", "Softmax cross-entropy gradient", points=5, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
+    Question("q7", "Softmax cross-entropy gradient", points=6, forbid=AUTOGRAD_APIS, because=BY_HAND, cases=[
         Case("logits [2, 1, 0.1], target 0", Call("softmax_cross_entropy_grad", t(2, 1, 0.1).reshape(1, 3),
                                                   torch.tensor([0])),
              public=True, expected=t(-0.34099886, 0.24243297, 0.09856589).reshape(1, 3)),

@@ -18,7 +18,7 @@ BUGS = [
         "        step = torch.zeros_like(x)\n"
         "        step[i] = h\n"
         "        grad[i] = (f(x + step) - f(x - step)) / h\n"
-        "    return grad\n", {"q1": 0.75}),
+        "    return grad\n", {"q1": 0.5}),
     # Nudging x in place and forgetting to put it back changes the caller's tensor (and moves
     # the point for the next coordinates): every case is lost.
     Bug("numerical gradient that nudges x in place and never restores it", "numerical_gradient",
@@ -43,7 +43,7 @@ BUGS = [
         "        minus = f(x)\n"
         "        x[i] += h\n"
         "        grad[i] = (plus - minus) / (2 * h)\n"
-        "    return grad\n", {"q1": 3}),
+        "    return grad\n", {"q1": 2}),
     Bug("gradient by autograd (the question is finite differences)", "numerical_gradient",
         "def numerical_gradient(f, x, h=1e-5):\n"
         "    leaf = x.detach().clone().requires_grad_(True)\n"
@@ -54,7 +54,7 @@ BUGS = [
         "    xs = [x0.clone()]\n"
         "    for _ in range(steps):\n"
         "        xs.append(xs[-1] + lr * grad_f(xs[-1]))\n"
-        "    return torch.stack(xs)\n", {"q2": 1}),
+        "    return torch.stack(xs)\n", {"q2": 0.5}),
     Bug("steps rows: the start x0 is not recorded", "gradient_descent",
         "def gradient_descent(grad_f, x0, lr, steps):\n"
         "    x, xs = x0.clone(), []\n"
@@ -69,7 +69,7 @@ BUGS = [
         "    for _ in range(steps):\n"
         "        x -= lr * grad_f(x)\n"
         "        xs.append(x)\n"
-        "    return torch.stack(xs)\n", {"q2": 1}),
+        "    return torch.stack(xs)\n", {"q2": 0.5}),
     # x -= ... on x0 itself changes the caller's tensor: every case that takes a step is lost.
     Bug("in-place update of x0 itself", "gradient_descent",
         "def gradient_descent(grad_f, x0, lr, steps):\n"
@@ -78,7 +78,7 @@ BUGS = [
         "    for _ in range(steps):\n"
         "        x -= lr * grad_f(x)\n"
         "        xs.append(x.clone())\n"
-        "    return torch.stack(xs)\n", {"q2": 1}),
+        "    return torch.stack(xs)\n", {"q2": 0.5}),
     Bug("NaN for the zero vector", "steepest_ascent_direction",
         "def steepest_ascent_direction(g):\n    return g / torch.linalg.vector_norm(g)\n", {"q3": 2.75}),
     Bug("epsilon in the denominator shortens the direction", "steepest_ascent_direction",

@@ -95,7 +95,7 @@ FINITE_DIFFERENCES = "use autograd (the question is to approximate the gradient 
 BY_HAND = "use autograd (derive the gradient by hand)"
 
 QUESTIONS = [
-    Question("q1", "Numerical gradient", points=6, forbid=AUTOGRAD_APIS, because=FINITE_DIFFERENCES, cases=[
+    Question("q1", "Numerical gradient", points=4, forbid=AUTOGRAD_APIS, because=FINITE_DIFFERENCES, cases=[
         Case("x^2 + 3xy + y^2 at (2, 3) is (13, 12)", Call("numerical_gradient", poly_xy, t(2, 3)),
              public=True, tol="numerical", expected=t(13, 12)),
         Case("x^2 + y^2 at (2, 1) is (4, 2)", Call("numerical_gradient", bowl, t(2, 1)),
@@ -111,7 +111,7 @@ QUESTIONS = [
         Case("float32 point gives a float32 gradient",
              Call("numerical_gradient", bowl, t(1.5, -2.0, 0.25, dtype=torch.float32), h=0.5), tol="single"),
     ]),
-    Question("q2", "Gradient descent", points=8, cases=[
+    Question("q2", "Gradient descent", points=4, cases=[
         Case("(x-3)^2 from 0 with lr 0.1: the first 6 updates follow 3(1 - 0.8^t)",
              Call("gradient_descent", grad_shifted_square, t(0.0), 0.1, 6), public=True,
              expected=column([3 * (1 - 0.8 ** k) for k in range(7)])),

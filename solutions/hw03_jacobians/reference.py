@@ -39,14 +39,18 @@ def softmax_jacobian(z: torch.Tensor) -> torch.Tensor:
 
 def composed_jacobian(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
     r"""The Jacobian of $g \circ f$ at $x$, for $f: \mathbb{R}^n \to \mathbb{R}^m$ and
-    $g: \mathbb{R}^m \to \mathbb{R}^k$, by the chain rule: as the product of the Jacobian of $f$
-    and the Jacobian of $g$, each at the right point and in the right order.
+    $g: \mathbb{R}^m \to \mathbb{R}^k$, by the chain rule: the product of the two Jacobians, each
+    at the right point and in the right order.
+
+    `f` and `g` are layers that know their own Jacobian, as in a framework without autograd:
+    `f(x)` returns the pair `(f(x), J_f(x))` with `J_f(x)` of shape $(m, n)$, and `g(y)` the pair
+    `(g(y), J_g(y))` with `J_g(y)` of shape $(k, m)$. Their values carry no autograd graph, so the
+    chain rule is the only way to combine them.
 
     Return a tensor of shape $(k, n)$.
     """
-    y = f(x).detach()
-    J_f = torch.autograd.functional.jacobian(f, x)
-    J_g = torch.autograd.functional.jacobian(g, y)
+    y, J_f = f(x)
+    _, J_g = g(y)
     return J_g @ J_f
 
 

@@ -14,7 +14,7 @@ BUGS = [
         "        e = torch.zeros_like(x)\n"
         "        e[j] = h\n"
         "        columns.append((gradient(x + e) - gradient(x - e)) / (2 * h))\n"
-        "    return torch.stack(columns, dim=1)\n", {"q1": 3}),
+        "    return torch.stack(columns, dim=1)\n", {"q1": 1}),
     Bug("numerical Hessian by forward differences", "numerical_hessian",
         "def numerical_hessian(f, x, h=1e-4):\n"
         "    x = x.detach()\n"
@@ -28,7 +28,12 @@ BUGS = [
         "        e[j] = h\n"
         "        columns.append((gradient(x + e) - g0) / h)\n"
         "    a = torch.stack(columns, dim=1)\n"
-        "    return (a + a.T) / 2\n", {"q1": 1}),
+        "    return (a + a.T) / 2\n", {"q1": 0.5}),
+    # The exact Hessian agrees with the finite differences only where they are accurate: it keeps
+    # the quadratic and the gentle default-h case, and loses every case at a large h or high frequency.
+    Bug("numerical Hessian that returns autograd's exact Hessian", "numerical_hessian",
+        "def numerical_hessian(f, x, h=1e-4):\n"
+        "    return torch.autograd.functional.hessian(f, x)\n", {"q1": 1}),
     Bug("Taylor model without the factor one half", "taylor_second_order",
         "def taylor_second_order(f, x0, dx):\n"
         "    H = torch.autograd.functional.hessian(f, x0)\n"
@@ -74,13 +79,13 @@ BUGS = [
     Bug("Newton step with Cholesky, for every H", "newton_step",
         "def newton_step(g, H):\n"
         "    L = torch.linalg.cholesky(H)\n"
-        "    return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)\n", {"q5": 2.5}),
+        "    return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)\n", {"q5": 2}),
     Bug("HVP by finite differences of the gradient", "hvp",
         "def hvp(f, x, v, eps=1e-3):\n"
         "    def gradient(p):\n"
         "        p = p.detach().requires_grad_(True)\n"
         "        return torch.autograd.grad(f(p), p)[0]\n"
-        "    return (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)\n", {"q6": 1.5}),
+        "    return (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)\n", {"q6": 1}),
     # The question forbids building the Hessian: every case is lost (at n = 300,000 it could not
     # be built anyway).
     Bug("HVP through torch.autograd.functional.hessian", "hvp",
@@ -106,6 +111,47 @@ BUGS = [
         "    v.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])\n"
         "    m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)\n"
         "    return theta - lr * m_hat / (v_hat.sqrt() + eps), m, v\n", {"q7": 0}),
+    # The textbook's exponential average (Andrew Ng's course): v = beta v + (1 - beta) g. A valid
+    # method, but not torch.optim.SGD's, whose lr then means something else (steps 1 - beta smaller).
+    Bug("momentum as an average, v = beta v + (1 - beta) g", "momentum_step",
+        "def momentum_step(x, g, v, lr, beta, nesterov=False):\n"
+        "    v = beta * v + (1 - beta) * g\n"
+        "    return x - lr * (g + beta * v if nesterov else v), v\n", {"q8": 0}),
+    Bug("Nesterov looking ahead with the old velocity", "momentum_step",
+        "def momentum_step(x, g, v, lr, beta, nesterov=False):\n"
+        "    v_new = beta * v + g\n"
+        "    return x - lr * (g + beta * v if nesterov else v_new), v_new\n", {"q8": 2.5}),
+    Bug("Nesterov flag ignored", "momentum_step",
+        "def momentum_step(x, g, v, lr, beta, nesterov=False):\n"
+        "    v = beta * v + g\n"
+        "    return x - lr * v, v\n", {"q8": 2.5}),
+    # As torch.optim.SGD updates its momentum buffer: here the buffer is the caller's v.
+    Bug("momentum updating v in place", "momentum_step",
+        "def momentum_step(x, g, v, lr, beta, nesterov=False):\n"
+        "    v.mul_(beta).add_(g)\n"
+        "    return x - lr * (g + beta * v if nesterov else v), v\n", {"q8": 0}),
+    Bug("RMSProp with eps inside the square root", "rmsprop_step",
+        "def rmsprop_step(x, g, s, lr, alpha=0.99, eps=1e-8):\n"
+        "    s = alpha * s + (1 - alpha) * g ** 2\n"
+        "    return x - lr * g / torch.sqrt(s + eps), s\n", {"q9": 0.5}),
+    Bug("RMSProp without the factor 1 - alpha", "rmsprop_step",
+        "def rmsprop_step(x, g, s, lr, alpha=0.99, eps=1e-8):\n"
+        "    s = alpha * s + g ** 2\n"
+        "    return x - lr * g / (torch.sqrt(s) + eps), s\n", {"q9": 0}),
+    Bug("RMSProp updating x in place", "rmsprop_step",
+        "def rmsprop_step(x, g, s, lr, alpha=0.99, eps=1e-8):\n"
+        "    s = alpha * s + (1 - alpha) * g ** 2\n"
+        "    x -= lr * g / (s.sqrt() + eps)\n"
+        "    return x, s\n", {"q9": 0}),
+    # Decaying the sum turns AdaGrad into RMSProp: right on the first step from s = 0, wrong after.
+    Bug("AdaGrad that decays its sum", "adagrad_step",
+        "def adagrad_step(x, g, s, lr, eps=1e-10):\n"
+        "    s = 0.9 * s + g ** 2\n"
+        "    return x - lr * g / (torch.sqrt(s) + eps), s\n", {"q10": 0.5}),
+    Bug("AdaGrad adding to the caller's sum with +=", "adagrad_step",
+        "def adagrad_step(x, g, s, lr, eps=1e-10):\n"
+        "    s += g * g\n"
+        "    return x - lr * g / (torch.sqrt(s) + eps), s\n", {"q10": 0}),
 ]
 
 # Correct answers written differently from the reference: they keep full marks.
@@ -159,4 +205,17 @@ ALTERNATIVES = [
         "    step = lr / (1 - b1 ** t)\n"
         "    denominator = v.sqrt() / math.sqrt(1 - b2 ** t) + eps\n"
         "    return theta - step * m / denominator, m, v\n"),
+    Bug("momentum with torch's in-place arithmetic on copies", "momentum_step",
+        "def momentum_step(x, g, v, lr, beta, nesterov=False):\n"
+        "    buf = v.clone().mul_(beta).add_(g)\n"
+        "    direction = g.add(buf, alpha=beta) if nesterov else buf\n"
+        "    return x.clone().add_(direction, alpha=-lr), buf\n"),
+    Bug("RMSProp as torch.optim.RMSprop arranges it", "rmsprop_step",
+        "def rmsprop_step(x, g, s, lr, alpha=0.99, eps=1e-8):\n"
+        "    s = s.clone().mul_(alpha).addcmul_(g, g, value=1 - alpha)\n"
+        "    return x.addcdiv(g, s.sqrt().add_(eps), value=-lr), s\n"),
+    Bug("AdaGrad with the step size divided first", "adagrad_step",
+        "def adagrad_step(x, g, s, lr, eps=1e-10):\n"
+        "    s = s + g.square()\n"
+        "    return x - (lr / (s.sqrt() + eps)) * g, s\n"),
 ]

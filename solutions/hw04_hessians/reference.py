@@ -122,3 +122,47 @@ def adam_step(theta: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch
     m_hat = m / (1 - beta1 ** t)
     v_hat = v / (1 - beta2 ** t)
     return theta - lr * m_hat / (torch.sqrt(v_hat) + eps), m, v
+
+
+def momentum_step(x: torch.Tensor, g: torch.Tensor, v: torch.Tensor, lr: float, beta: float,
+                  nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""One step of gradient descent with momentum (as ``torch.optim.SGD`` with ``momentum=beta``,
+    ``dampening=0``): the velocity sums the gradients, decayed by $\beta$ per step,
+
+    $$v_{\text{new}} = \beta v + g, \qquad x_{\text{new}} = x - \eta\, v_{\text{new}},$$
+
+    or, with ``nesterov=True``, the step looks ahead along the new velocity:
+    $x_{\text{new}} = x - \eta\,(g + \beta\, v_{\text{new}})$. A zero $v$ is the first step.
+
+    Return new tensors `(x_new, v_new)`; leave the inputs unchanged.
+    """
+    v_new = beta * v + g
+    step = g + beta * v_new if nesterov else v_new
+    return x - lr * step, v_new
+
+
+def rmsprop_step(x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float, alpha: float = 0.99,
+                 eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""One RMSProp step (as ``torch.optim.RMSprop``, no momentum, not centered): a moving average
+    of the squared gradients sets each coordinate's scale,
+
+    $$s_{\text{new}} = \alpha s + (1 - \alpha)\, g^2, \qquad
+    x_{\text{new}} = x - \eta\, \frac{g}{\sqrt{s_{\text{new}}} + \epsilon}.$$
+
+    Return new tensors `(x_new, s_new)`; leave the inputs unchanged.
+    """
+    s_new = alpha * s + (1 - alpha) * g * g
+    return x - lr * g / (torch.sqrt(s_new) + eps), s_new
+
+
+def adagrad_step(x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float,
+                 eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""One AdaGrad step (as ``torch.optim.Adagrad``, no decay of any kind): the sum of all squared
+    gradients so far sets each coordinate's scale, so steps only ever shrink,
+
+    $$s_{\text{new}} = s + g^2, \qquad x_{\text{new}} = x - \eta\, \frac{g}{\sqrt{s_{\text{new}}} + \epsilon}.$$
+
+    Return new tensors `(x_new, s_new)`; leave the inputs unchanged.
+    """
+    s_new = s + g * g
+    return x - lr * g / (torch.sqrt(s_new) + eps), s_new

@@ -19,21 +19,21 @@ BUGS = [
         "    H = torch.relu(Z)\n"
         "    dY = 2 * (H @ W2.T + b2 - y) / y.numel()\n"
         "    dZ = (dY @ W2) * (Z >= 0)\n"
-        "    return dZ.T @ X, dZ.sum(0), dY.T @ H, dY.sum(0)\n", {"q1": 6.5}),
+        "    return dZ.T @ X, dZ.sum(0), dY.T @ H, dY.sum(0)\n", {"q1": 7}),
     Bug("mean over the samples only (1/N instead of 1/(N k))", "mlp_backward",
         "def mlp_backward(X, y, W1, b1, W2, b2):\n"
         "    Z = X @ W1.T + b1\n"
         "    H = torch.relu(Z)\n"
         "    dY = 2 * (H @ W2.T + b2 - y) / X.shape[0]\n"
         "    dZ = (dY @ W2) * (Z > 0)\n"
-        "    return dZ.T @ X, dZ.sum(0), dY.T @ H, dY.sum(0)\n", {"q1": 1.5}),
+        "    return dZ.T @ X, dZ.sum(0), dY.T @ H, dY.sum(0)\n", {"q1": 2.5}),
     Bug("gradient of the sum of squares (no 1/(N k))", "mlp_backward",
         "def mlp_backward(X, y, W1, b1, W2, b2):\n"
         "    Z = X @ W1.T + b1\n"
         "    H = torch.relu(Z)\n"
         "    dY = 2 * (H @ W2.T + b2 - y)\n"
         "    dZ = (dY @ W2) * (Z > 0)\n"
-        "    return dZ.T @ X, dZ.sum(0), dY.T @ H, dY.sum(0)\n", {"q1": 1.5}),
+        "    return dZ.T @ X, dZ.sum(0), dY.T @ H, dY.sum(0)\n", {"q1": 2.5}),
     Bug("weight gradients as X^T dZ (the transpose, for Z = X W)", "mlp_backward",
         "def mlp_backward(X, y, W1, b1, W2, b2):\n"
         "    Z = X @ W1.T + b1\n"
@@ -47,7 +47,7 @@ BUGS = [
         "    H = torch.relu(Z)\n"
         "    dY = 2 * (H @ W2.T + b2 - y) / y.numel()\n"
         "    dZ = (dY @ W2) * (Z > 0)\n"
-        "    return dZ.T @ X, dZ.mean(0), dY.T @ H, dY.mean(0)\n", {"q1": 1.5}),
+        "    return dZ.T @ X, dZ.mean(0), dY.T @ H, dY.mean(0)\n", {"q1": 2.5}),
     # ---- dead_relu_fraction (q2)
     Bug("dead fraction over entries instead of units", "dead_relu_fraction",
         "def dead_relu_fraction(pre_activations):\n"

@@ -245,13 +245,13 @@ OWN_CLIPPING = "call torch.nn.utils' clipping or norm helpers (compute the total
 NO_H = "build the Hessian or call a dense solver (use Hessian-vector products)"
 
 QUESTIONS = [
-    Question("q1", "Backward pass of a two-layer ReLU network", points=10, forbid=AUTOGRAD_APIS, because=BY_HAND,
+    Question("q1", "Backward pass of a two-layer ReLU network", points=12, forbid=AUTOGRAD_APIS, because=BY_HAND,
              outputs=("dW1", "db1", "dW2", "db2"), cases=[
         Case("one sample, the third hidden unit exactly at 0: dW1 = [[0, 0], [10, 20], [0, 0]], db2 = [5]",
-             Call("mlp_backward", *MLP_ONE), public=True, weight=2,
+             Call("mlp_backward", *MLP_ONE), public=True, weight=3,
              expected=(t(0, 0, 10, 20, 0, 0).reshape(3, 2), t(0, 10, 0), t(0, 7.5, 0).reshape(1, 3), t(5.0))),
         Case("a batch of 2 with 2 outputs: the mean is over all 4 entries, biases summed over the batch",
-             Call("mlp_backward", *MLP_BATCH), public=True, weight=2,
+             Call("mlp_backward", *MLP_BATCH), public=True, weight=3,
              expected=(t(0, 0, 2.5, 5, -12.5, 6.25).reshape(3, 2), t(0, 2.5, 12.5),
                        t(0, 1.875, 10, 0, -0.375, 1.25).reshape(2, 3), t(5.25, 0.25))),
         Case("random batch of 5 (d = 3, h = 4, k = 2)", Call("mlp_backward", *random_mlp(100, 5, 3, 4, 2)), weight=2),
@@ -259,9 +259,9 @@ QUESTIONS = [
              Call("mlp_backward", *random_mlp(110, 6, 4, 5, 3)), post=output_layer_part, weight=2),
         Case("random batch of 6: the hidden layer's gradients (dW1, db1) only",
              Call("mlp_backward", *random_mlp(110, 6, 4, 5, 3)), post=hidden_layer_part, weight=2),
-        Case("integer data with exact zeros among the pre-activations", Call("mlp_backward", *MLP_INTEGER), weight=3),
+        Case("integer data with exact zeros among the pre-activations", Call("mlp_backward", *MLP_INTEGER), weight=4),
         Case("two units dead on the whole batch", Call("mlp_backward", *MLP_DEAD), weight=2),
-        Case("one sample and one output (N = k = 1)", Call("mlp_backward", *random_mlp(123, 1, 4, 3, 1)), weight=1),
+        Case("one sample and one output (N = k = 1)", Call("mlp_backward", *random_mlp(123, 1, 4, 3, 1)), weight=2),
         Case("a larger batch (N = 64, d = 10, h = 32, k = 3)", Call("mlp_backward", *random_mlp(130, 64, 10, 32, 3)),
              weight=2),
         Case("float32 inputs give float32 gradients", Call("mlp_backward", *MLP_FLOAT32), tol="single", weight=2),

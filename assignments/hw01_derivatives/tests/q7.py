@@ -43,11 +43,11 @@ CASES = {'logits_2_1_0_1_target_0': {'calls': [{'args': [{'dtype': 'float64',
                              'hidden': False,
                              'id': 'logits_2_1_0_1_target_0',
                              'label': 'logits [2, 1, 0.1], target 0',
-                             'points': 1.25,
+                             'points': 1.5,
                              'post': None,
                              'tol': 'exact'}}
 
 
-@test_case(name='logits [2, 1, 0.1], target 0', points=1.25, hidden=False)
+@test_case(name='logits [2, 1, 0.1], target 0', points=1.5, hidden=False)
 def test_logits_2_1_0_1_target_0(env):
     grade_case(env, CASES['logits_2_1_0_1_target_0'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -59,7 +59,7 @@ CASES = {'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin': {'calls': [{'args
                                                         'id': 'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin',
                                                         'label': 'the saddle x^2 - y^2 has zero '
                                                                  'gradient at the origin',
-                                                        'points': 0.75,
+                                                        'points': 0.5,
                                                         'post': None,
                                                         'tol': 'numerical'},
  'x_2_3xy_y_2_at_2_3_is_13_12': {'calls': [{'args': [{'fn': 'poly_xy'},
@@ -92,7 +92,7 @@ CASES = {'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin': {'calls': [{'args
                                  'hidden': False,
                                  'id': 'x_2_3xy_y_2_at_2_3_is_13_12',
                                  'label': 'x^2 + 3xy + y^2 at (2, 3) is (13, 12)',
-                                 'points': 0.75,
+                                 'points': 0.5,
                                  'post': None,
                                  'tol': 'numerical'},
  'x_2_y_2_at_2_1_is_4_2': {'calls': [{'args': [{'fn': 'bowl'},
@@ -122,21 +122,21 @@ CASES = {'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin': {'calls': [{'args
                            'hidden': False,
                            'id': 'x_2_y_2_at_2_1_is_4_2',
                            'label': 'x^2 + y^2 at (2, 1) is (4, 2)',
-                           'points': 0.75,
+                           'points': 0.5,
                            'post': None,
                            'tol': 'numerical'}}
 
 
-@test_case(name='x^2 + 3xy + y^2 at (2, 3) is (13, 12)', points=0.75, hidden=False)
+@test_case(name='x^2 + 3xy + y^2 at (2, 3) is (13, 12)', points=0.5, hidden=False)
 def test_x_2_3xy_y_2_at_2_3_is_13_12(env):
     grade_case(env, CASES['x_2_3xy_y_2_at_2_3_is_13_12'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='x^2 + y^2 at (2, 1) is (4, 2)', points=0.75, hidden=False)
+@test_case(name='x^2 + y^2 at (2, 1) is (4, 2)', points=0.5, hidden=False)
 def test_x_2_y_2_at_2_1_is_4_2(env):
     grade_case(env, CASES['x_2_y_2_at_2_1_is_4_2'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='the saddle x^2 - y^2 has zero gradient at the origin', points=0.75, hidden=False)
+@test_case(name='the saddle x^2 - y^2 has zero gradient at the origin', points=0.5, hidden=False)
 def test_the_saddle_x_2_y_2_has_zero_gradient_at_the_origin(env):
     grade_case(env, CASES['the_saddle_x_2_y_2_has_zero_gradient_at_the_origin'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -54,7 +54,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                            'about (0.93983, '
                                                                            '0.88302) after 5000 '
                                                                            'updates',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': 'rows_first_and_last',
                                                                   'tol': 'iterative'},
  'x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -80,7 +80,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                            '0.001 is slow: x is '
                                                                            'about 0.5443 after 100 '
                                                                            'updates',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': 'rows_first_and_last',
                                                                   'tol': 'iterative'},
  'x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -106,7 +106,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                            '0.1: 21 rows, x is '
                                                                            'about 2.9654 after 20 '
                                                                            'updates',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': 'rows_first_and_last',
                                                                   'tol': 'exact'},
  'x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -134,7 +134,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                            '0.1: the first 6 '
                                                                            'updates follow 3(1 - '
                                                                            '0.8^t)',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': None,
                                                                   'tol': 'exact'},
  'x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -159,31 +159,31 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                            '2.0 overshoots and '
                                                                            'diverges: 12, -24, 84, '
                                                                            '-240',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': None,
                                                                   'tol': 'exact'}}
 
 
-@test_case(name='(x-3)^2 from 0 with lr 0.1: the first 6 updates follow 3(1 - 0.8^t)', points=1.0, hidden=False)
+@test_case(name='(x-3)^2 from 0 with lr 0.1: the first 6 updates follow 3(1 - 0.8^t)', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(x-3)^2 from 0 with lr 0.1: 21 rows, x is about 2.9654 after 20 updates', points=1.0, hidden=False)
+@test_case(name='(x-3)^2 from 0 with lr 0.1: 21 rows, x is about 2.9654 after 20 updates', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(x-3)^2 from 0 with lr 2.0 overshoots and diverges: 12, -24, 84, -240', points=1.0, hidden=False)
+@test_case(name='(x-3)^2 from 0 with lr 2.0 overshoots and diverges: 12, -24, 84, -240', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(x-3)^2 from 0 with lr 0.001 is slow: x is about 0.5443 after 100 updates', points=1.0, hidden=False)
+@test_case(name='(x-3)^2 from 0 with lr 0.001 is slow: x is about 0.5443 after 100 updates', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='Rosenbrock from (-1, 1) with lr 0.001: about (0.93983, 0.88302) after 5000 updates', points=1.0, hidden=False)
+@test_case(name='Rosenbrock from (-1, 1) with lr 0.001: about (0.93983, 0.88302) after 5000 updates', points=0.5, hidden=False)
 def test_rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte(env):
     grade_case(env, CASES['rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte'], FIXTURES, OUTPUTS, LANGUAGE)

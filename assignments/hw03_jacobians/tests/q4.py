@@ -45,7 +45,7 @@ CASES = {'gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1': {'calls': [{'args'
                                                        'label': 'gradient of sum([x0^2 + x1, x0 '
                                                                 'x1]) at (1, 2) is [4, 2] (v = [1, '
                                                                 '1])',
-                                                       'points': 1.0,
+                                                       'points': 0.5,
                                                        'post': None,
                                                        'tol': 'exact'},
  'v_1_0_picks_the_first_row_of_4_1_3_8': {'calls': [{'args': [{'fn': 'notes_map'},
@@ -72,16 +72,16 @@ CASES = {'gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1': {'calls': [{'args'
                                           'id': 'v_1_0_picks_the_first_row_of_4_1_3_8',
                                           'label': 'v = [1, 0] picks the first row of [[4, 1], [3, '
                                                    '8]]',
-                                          'points': 1.0,
+                                          'points': 0.5,
                                           'post': None,
                                           'tol': 'exact'}}
 
 
-@test_case(name='gradient of sum([x0^2 + x1, x0 x1]) at (1, 2) is [4, 2] (v = [1, 1])', points=1.0, hidden=False)
+@test_case(name='gradient of sum([x0^2 + x1, x0 x1]) at (1, 2) is [4, 2] (v = [1, 1])', points=0.5, hidden=False)
 def test_gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1(env):
     grade_case(env, CASES['gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='v = [1, 0] picks the first row of [[4, 1], [3, 8]]', points=1.0, hidden=False)
+@test_case(name='v = [1, 0] picks the first row of [[4, 1], [3, 8]]', points=0.5, hidden=False)
 def test_v_1_0_picks_the_first_row_of_4_1_3_8(env):
     grade_case(env, CASES['v_1_0_picks_the_first_row_of_4_1_3_8'], FIXTURES, OUTPUTS, LANGUAGE)

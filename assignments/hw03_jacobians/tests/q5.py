@@ -44,7 +44,7 @@ CASES = {'u_0_1_picks_the_second_column_of_4_1_3_2': {'calls': [{'args': [{'fn':
                                               'id': 'u_0_1_picks_the_second_column_of_4_1_3_2',
                                               'label': 'u = [0, 1] picks the second column of [[4, '
                                                        '1], [3, 2]]',
-                                              'points': 1.0,
+                                              'points': 0.5,
                                               'post': None,
                                               'tol': 'exact'},
  'u_1_0_picks_the_first_column_of_4_1_3_8': {'calls': [{'args': [{'fn': 'notes_map'},
@@ -72,16 +72,16 @@ CASES = {'u_0_1_picks_the_second_column_of_4_1_3_2': {'calls': [{'args': [{'fn':
                                              'id': 'u_1_0_picks_the_first_column_of_4_1_3_8',
                                              'label': 'u = [1, 0] picks the first column of [[4, '
                                                       '1], [3, 8]]',
-                                             'points': 1.0,
+                                             'points': 0.5,
                                              'post': None,
                                              'tol': 'exact'}}
 
 
-@test_case(name='u = [1, 0] picks the first column of [[4, 1], [3, 8]]', points=1.0, hidden=False)
+@test_case(name='u = [1, 0] picks the first column of [[4, 1], [3, 8]]', points=0.5, hidden=False)
 def test_u_1_0_picks_the_first_column_of_4_1_3_8(env):
     grade_case(env, CASES['u_1_0_picks_the_first_column_of_4_1_3_8'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='u = [0, 1] picks the second column of [[4, 1], [3, 2]]', points=1.0, hidden=False)
+@test_case(name='u = [0, 1] picks the second column of [[4, 1], [3, 2]]', points=0.5, hidden=False)
 def test_u_0_1_picks_the_second_column_of_4_1_3_2(env):
     grade_case(env, CASES['u_0_1_picks_the_second_column_of_4_1_3_2'], FIXTURES, OUTPUTS, LANGUAGE)

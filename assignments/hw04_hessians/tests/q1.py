@@ -30,11 +30,11 @@ CASES = {'x_2_3xy_2y_2_at_1_1_is_2_3_3_4': {'calls': [{'args': [{'fn': 'notes_qu
                                     'hidden': False,
                                     'id': 'x_2_3xy_2y_2_at_1_1_is_2_3_3_4',
                                     'label': 'x^2 + 3xy + 2y^2 at (1, 1) is [[2, 3], [3, 4]]',
-                                    'points': 1.0,
+                                    'points': 0.5,
                                     'post': None,
                                     'tol': 'numerical'}}
 
 
-@test_case(name='x^2 + 3xy + 2y^2 at (1, 1) is [[2, 3], [3, 4]]', points=1.0, hidden=False)
+@test_case(name='x^2 + 3xy + 2y^2 at (1, 1) is [[2, 3], [3, 4]]', points=0.5, hidden=False)
 def test_x_2_3xy_2y_2_at_1_1_is_2_3_3_4(env):
     grade_case(env, CASES['x_2_3xy_2y_2_at_1_1_is_2_3_3_4'], FIXTURES, OUTPUTS, LANGUAGE)

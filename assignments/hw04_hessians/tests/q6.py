@@ -36,11 +36,11 @@ CASES = {'2_3_3_4_times_1_0_is_2_3': {'calls': [{'args': [{'fn': 'notes_quadrati
                               'hidden': False,
                               'id': '2_3_3_4_times_1_0_is_2_3',
                               'label': '[[2, 3], [3, 4]] times (1, 0) is (2, 3)',
-                              'points': 1.5,
+                              'points': 1.0,
                               'post': None,
                               'tol': 'exact'}}
 
 
-@test_case(name='[[2, 3], [3, 4]] times (1, 0) is (2, 3)', points=1.5, hidden=False)
+@test_case(name='[[2, 3], [3, 4]] times (1, 0) is (2, 3)', points=1.0, hidden=False)
 def test_2_3_3_4_times_1_0_is_2_3(env):
     grade_case(env, CASES['2_3_3_4_times_1_0_is_2_3'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -39,11 +39,11 @@ CASES = {'relu_at_2_1_0_1_2': {'calls': [{'args': [{'dtype': 'float64',
                        'hidden': False,
                        'id': 'relu_at_2_1_0_1_2',
                        'label': "[-2, -1, 0, 1, 2]에서 ReLU'",
-                       'points': 0.75,
+                       'points': 0.5,
                        'post': None,
                        'tol': 'exact'}}
 
 
-@test_case(name="[-2, -1, 0, 1, 2]에서 ReLU'", points=0.75, hidden=False)
+@test_case(name="[-2, -1, 0, 1, 2]에서 ReLU'", points=0.5, hidden=False)
 def test_relu_at_2_1_0_1_2(env):
     grade_case(env, CASES['relu_at_2_1_0_1_2'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -58,7 +58,7 @@ CASES = {'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin': {'calls': [{'args
                                                         'hidden': False,
                                                         'id': 'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin',
                                                         'label': '안장 x^2 - y^2: 원점에서 그래디언트 0',
-                                                        'points': 0.75,
+                                                        'points': 0.5,
                                                         'post': None,
                                                         'tol': 'numerical'},
  'x_2_3xy_y_2_at_2_3_is_13_12': {'calls': [{'args': [{'fn': 'poly_xy'},
@@ -91,7 +91,7 @@ CASES = {'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin': {'calls': [{'args
                                  'hidden': False,
                                  'id': 'x_2_3xy_y_2_at_2_3_is_13_12',
                                  'label': '(2, 3)에서 x^2 + 3xy + y^2: (13, 12)',
-                                 'points': 0.75,
+                                 'points': 0.5,
                                  'post': None,
                                  'tol': 'numerical'},
  'x_2_y_2_at_2_1_is_4_2': {'calls': [{'args': [{'fn': 'bowl'},
@@ -121,21 +121,21 @@ CASES = {'the_saddle_x_2_y_2_has_zero_gradient_at_the_origin': {'calls': [{'args
                            'hidden': False,
                            'id': 'x_2_y_2_at_2_1_is_4_2',
                            'label': '(2, 1)에서 x^2 + y^2: (4, 2)',
-                           'points': 0.75,
+                           'points': 0.5,
                            'post': None,
                            'tol': 'numerical'}}
 
 
-@test_case(name='(2, 3)에서 x^2 + 3xy + y^2: (13, 12)', points=0.75, hidden=False)
+@test_case(name='(2, 3)에서 x^2 + 3xy + y^2: (13, 12)', points=0.5, hidden=False)
 def test_x_2_3xy_y_2_at_2_3_is_13_12(env):
     grade_case(env, CASES['x_2_3xy_y_2_at_2_3_is_13_12'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(2, 1)에서 x^2 + y^2: (4, 2)', points=0.75, hidden=False)
+@test_case(name='(2, 1)에서 x^2 + y^2: (4, 2)', points=0.5, hidden=False)
 def test_x_2_y_2_at_2_1_is_4_2(env):
     grade_case(env, CASES['x_2_y_2_at_2_1_is_4_2'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='안장 x^2 - y^2: 원점에서 그래디언트 0', points=0.75, hidden=False)
+@test_case(name='안장 x^2 - y^2: 원점에서 그래디언트 0', points=0.5, hidden=False)
 def test_the_saddle_x_2_y_2_has_zero_gradient_at_the_origin(env):
     grade_case(env, CASES['the_saddle_x_2_y_2_has_zero_gradient_at_the_origin'], FIXTURES, OUTPUTS, LANGUAGE)

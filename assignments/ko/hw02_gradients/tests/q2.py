@@ -52,7 +52,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                   'label': '(-1, 1)에서 시작한 로젠브록 함수, '
                                                                            'lr 0.001: 5000번 업데이트 후 '
                                                                            '약 (0.93983, 0.88302)',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': 'rows_first_and_last',
                                                                   'tol': 'iterative'},
  'x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -77,7 +77,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                   'label': '0에서 시작한 (x-3)^2, lr '
                                                                            '0.001은 느림: 100번 업데이트 후 '
                                                                            'x는 약 0.5443',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': 'rows_first_and_last',
                                                                   'tol': 'iterative'},
  'x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -102,7 +102,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                   'label': '0에서 시작한 (x-3)^2, lr '
                                                                            '0.1: 21행, 20번 업데이트 후 '
                                                                            'x는 약 2.9654',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': 'rows_first_and_last',
                                                                   'tol': 'exact'},
  'x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -129,7 +129,7 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                   'label': '0에서 시작한 (x-3)^2, lr '
                                                                            '0.1: 처음 6번의 업데이트가 3(1 '
                                                                            '- 0.8^t)을 따름',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': None,
                                                                   'tol': 'exact'},
  'x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24': {'calls': [{'args': [{'fn': 'grad_shifted_square'},
@@ -153,31 +153,31 @@ CASES = {'rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte': {'calls
                                                                   'label': '0에서 시작한 (x-3)^2, lr '
                                                                            '2.0은 최소점을 지나쳐 발산: 12, '
                                                                            '-24, 84, -240',
-                                                                  'points': 1.0,
+                                                                  'points': 0.5,
                                                                   'post': None,
                                                                   'tol': 'exact'}}
 
 
-@test_case(name='0에서 시작한 (x-3)^2, lr 0.1: 처음 6번의 업데이트가 3(1 - 0.8^t)을 따름', points=1.0, hidden=False)
+@test_case(name='0에서 시작한 (x-3)^2, lr 0.1: 처음 6번의 업데이트가 3(1 - 0.8^t)을 따름', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='0에서 시작한 (x-3)^2, lr 0.1: 21행, 20번 업데이트 후 x는 약 2.9654', points=1.0, hidden=False)
+@test_case(name='0에서 시작한 (x-3)^2, lr 0.1: 21행, 20번 업데이트 후 x는 약 2.9654', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='0에서 시작한 (x-3)^2, lr 2.0은 최소점을 지나쳐 발산: 12, -24, 84, -240', points=1.0, hidden=False)
+@test_case(name='0에서 시작한 (x-3)^2, lr 2.0은 최소점을 지나쳐 발산: 12, -24, 84, -240', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='0에서 시작한 (x-3)^2, lr 0.001은 느림: 100번 업데이트 후 x는 약 0.5443', points=1.0, hidden=False)
+@test_case(name='0에서 시작한 (x-3)^2, lr 0.001은 느림: 100번 업데이트 후 x는 약 0.5443', points=0.5, hidden=False)
 def test_x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1(env):
     grade_case(env, CASES['x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(-1, 1)에서 시작한 로젠브록 함수, lr 0.001: 5000번 업데이트 후 약 (0.93983, 0.88302)', points=1.0, hidden=False)
+@test_case(name='(-1, 1)에서 시작한 로젠브록 함수, lr 0.001: 5000번 업데이트 후 약 (0.93983, 0.88302)', points=0.5, hidden=False)
 def test_rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte(env):
     grade_case(env, CASES['rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte'], FIXTURES, OUTPUTS, LANGUAGE)

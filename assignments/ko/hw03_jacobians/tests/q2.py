@@ -42,11 +42,11 @@ CASES = {'logits_2_1_0_1': {'calls': [{'args': [{'dtype': 'float64',
                     'hidden': False,
                     'id': 'logits_2_1_0_1',
                     'label': '로짓 [2, 1, 0.1]',
-                    'points': 1.0,
+                    'points': 2.0,
                     'post': None,
                     'tol': 'exact'}}
 
 
-@test_case(name='로짓 [2, 1, 0.1]', points=1.0, hidden=False)
+@test_case(name='로짓 [2, 1, 0.1]', points=2.0, hidden=False)
 def test_logits_2_1_0_1(env):
     grade_case(env, CASES['logits_2_1_0_1'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -13,10 +13,18 @@ name = 'q3'
 points = None
 LANGUAGE = 'ko'
 OUTPUTS = ()
-FIXTURES = {'notes_inner': 'def notes_inner(x):\n    return torch.stack([x[0] * x[1], x[0] + x[1] ** 2])\n',
- 'notes_outer': 'def notes_outer(y):\n    return torch.stack([y[0] + y[1], y[0] * y[1]])\n'}
-CASES = {'g_f_x_for_the_notes_f_and_g_at_1_2_is_3_5_12_13': {'calls': [{'args': [{'fn': 'notes_inner'},
-                                                                         {'fn': 'notes_outer'},
+FIXTURES = {'notes_inner_layer': 'def notes_inner_layer(x):\n'
+                      '    """f(x) = [x0 x1, x0 + x1^2], J_f = [[x1, x0], [1, 2 x1]]."""\n'
+                      '    a, b = x.tolist()\n'
+                      '    return torch.tensor([a * b, a + b * b], dtype=x.dtype), '
+                      'torch.tensor([[b, a], [1.0, 2 * b]], dtype=x.dtype)\n',
+ 'notes_outer_layer': 'def notes_outer_layer(y):\n'
+                      '    """g(y) = [y0 + y1, y0 y1], J_g = [[1, 1], [y1, y0]]."""\n'
+                      '    a, b = y.tolist()\n'
+                      '    return torch.tensor([a + b, a * b], dtype=y.dtype), torch.tensor([[1.0, '
+                      '1.0], [b, a]], dtype=y.dtype)\n'}
+CASES = {'g_f_x_for_the_notes_f_and_g_at_1_2_is_3_5_12_13': {'calls': [{'args': [{'fn': 'notes_inner_layer'},
+                                                                         {'fn': 'notes_outer_layer'},
                                                                          {'dtype': 'float64',
                                                                           'shape': [2],
                                                                           'tensor': [1.0, 2.0]}],
@@ -32,7 +40,7 @@ CASES = {'g_f_x_for_the_notes_f_and_g_at_1_2_is_3_5_12_13': {'calls': [{'args': 
                                                               '야코비안은 [[3, 5], [12, 13]]',
                                                      'points': 1.0,
                                                      'post': None,
-                                                     'tol': 'numerical'}}
+                                                     'tol': 'exact'}}
 
 
 @test_case(name='강의 노트의 f와 g로 (1, 2)에서 g(f(x))의 야코비안은 [[3, 5], [12, 13]]', points=1.0, hidden=False)

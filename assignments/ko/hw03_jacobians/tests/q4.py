@@ -44,7 +44,7 @@ CASES = {'gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1': {'calls': [{'args'
                                                        'id': 'gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1',
                                                        'label': '(1, 2)에서 sum([x0^2 + x1, x0 x1])의 '
                                                                 '그래디언트는 [4, 2] (v = [1, 1])',
-                                                       'points': 1.0,
+                                                       'points': 0.5,
                                                        'post': None,
                                                        'tol': 'exact'},
  'v_1_0_picks_the_first_row_of_4_1_3_8': {'calls': [{'args': [{'fn': 'notes_map'},
@@ -70,16 +70,16 @@ CASES = {'gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1': {'calls': [{'args'
                                           'hidden': False,
                                           'id': 'v_1_0_picks_the_first_row_of_4_1_3_8',
                                           'label': 'v = [1, 0]으로 [[4, 1], [3, 8]]의 첫 번째 행을 골라냄',
-                                          'points': 1.0,
+                                          'points': 0.5,
                                           'post': None,
                                           'tol': 'exact'}}
 
 
-@test_case(name='(1, 2)에서 sum([x0^2 + x1, x0 x1])의 그래디언트는 [4, 2] (v = [1, 1])', points=1.0, hidden=False)
+@test_case(name='(1, 2)에서 sum([x0^2 + x1, x0 x1])의 그래디언트는 [4, 2] (v = [1, 1])', points=0.5, hidden=False)
 def test_gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1(env):
     grade_case(env, CASES['gradient_of_sum_x0_2_x1_x0_x1_at_1_2_is_4_2_v_1_1'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='v = [1, 0]으로 [[4, 1], [3, 8]]의 첫 번째 행을 골라냄', points=1.0, hidden=False)
+@test_case(name='v = [1, 0]으로 [[4, 1], [3, 8]]의 첫 번째 행을 골라냄', points=0.5, hidden=False)
 def test_v_1_0_picks_the_first_row_of_4_1_3_8(env):
     grade_case(env, CASES['v_1_0_picks_the_first_row_of_4_1_3_8'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -43,7 +43,7 @@ CASES = {'u_0_1_picks_the_second_column_of_4_1_3_2': {'calls': [{'args': [{'fn':
                                               'hidden': False,
                                               'id': 'u_0_1_picks_the_second_column_of_4_1_3_2',
                                               'label': 'u = [0, 1]로 [[4, 1], [3, 2]]의 두 번째 열을 골라냄',
-                                              'points': 1.0,
+                                              'points': 0.5,
                                               'post': None,
                                               'tol': 'exact'},
  'u_1_0_picks_the_first_column_of_4_1_3_8': {'calls': [{'args': [{'fn': 'notes_map'},
@@ -70,16 +70,16 @@ CASES = {'u_0_1_picks_the_second_column_of_4_1_3_2': {'calls': [{'args': [{'fn':
                                              'hidden': False,
                                              'id': 'u_1_0_picks_the_first_column_of_4_1_3_8',
                                              'label': 'u = [1, 0]으로 [[4, 1], [3, 8]]의 첫 번째 열을 골라냄',
-                                             'points': 1.0,
+                                             'points': 0.5,
                                              'post': None,
                                              'tol': 'exact'}}
 
 
-@test_case(name='u = [1, 0]으로 [[4, 1], [3, 8]]의 첫 번째 열을 골라냄', points=1.0, hidden=False)
+@test_case(name='u = [1, 0]으로 [[4, 1], [3, 8]]의 첫 번째 열을 골라냄', points=0.5, hidden=False)
 def test_u_1_0_picks_the_first_column_of_4_1_3_8(env):
     grade_case(env, CASES['u_1_0_picks_the_first_column_of_4_1_3_8'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='u = [0, 1]로 [[4, 1], [3, 2]]의 두 번째 열을 골라냄', points=1.0, hidden=False)
+@test_case(name='u = [0, 1]로 [[4, 1], [3, 2]]의 두 번째 열을 골라냄', points=0.5, hidden=False)
 def test_u_0_1_picks_the_second_column_of_4_1_3_2(env):
     grade_case(env, CASES['u_0_1_picks_the_second_column_of_4_1_3_2'], FIXTURES, OUTPUTS, LANGUAGE)

@@ -73,8 +73,8 @@ CASES = {'100x_2_y_2_at_1_1_one_step_lands_on_the_minimum_1_1': {'calls': [{'arg
                                                                      'params': ['g', 'H']}],
                                                           'expected': {'dtype': 'float64',
                                                                        'shape': [2],
-                                                                       'tensor': [-0.9999999999999982,
-                                                                                  -1.0000000000000013]},
+                                                                       'tensor': [-0.9999999999999997,
+                                                                                  -1.0000000000000002]},
                                                           'hidden': False,
                                                           'id': 'x_2_3xy_2y_2_at_1_1_one_step_lands_on_the_saddle_1_1',
                                                           'label': '(1, 1)에서 x^2 + 3xy + 2y^2: 한 '

@@ -119,7 +119,7 @@ CASES = {'a_batch_of_2_with_2_outputs_the_mean_is_over_all_4_entries_b': {'calls
                                                                   'label': '샘플 2개, 출력 2개인 배치: 평균은 '
                                                                            '원소 4개 전체에 대해, 편향은 배치에 '
                                                                            '대해 합산',
-                                                                  'points': 1.0,
+                                                                  'points': 1.5,
                                                                   'post': None,
                                                                   'tol': 'exact'},
  'one_sample_the_third_hidden_unit_exactly_at_0_dw1_0_0_10_20_': {'calls': [{'args': [{'dtype': 'float64',
@@ -215,16 +215,16 @@ CASES = {'a_batch_of_2_with_2_outputs_the_mean_is_over_all_4_entries_b': {'calls
                                                                            '0: dW1 = [[0, 0], [10, '
                                                                            '20], [0, 0]], db2 = '
                                                                            '[5]',
-                                                                  'points': 1.0,
+                                                                  'points': 1.5,
                                                                   'post': None,
                                                                   'tol': 'exact'}}
 
 
-@test_case(name='샘플 하나, 세 번째 은닉 유닛이 정확히 0: dW1 = [[0, 0], [10, 20], [0, 0]], db2 = [5]', points=1.0, hidden=False)
+@test_case(name='샘플 하나, 세 번째 은닉 유닛이 정확히 0: dW1 = [[0, 0], [10, 20], [0, 0]], db2 = [5]', points=1.5, hidden=False)
 def test_one_sample_the_third_hidden_unit_exactly_at_0_dw1_0_0_10_20_(env):
     grade_case(env, CASES['one_sample_the_third_hidden_unit_exactly_at_0_dw1_0_0_10_20_'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='샘플 2개, 출력 2개인 배치: 평균은 원소 4개 전체에 대해, 편향은 배치에 대해 합산', points=1.0, hidden=False)
+@test_case(name='샘플 2개, 출력 2개인 배치: 평균은 원소 4개 전체에 대해, 편향은 배치에 대해 합산', points=1.5, hidden=False)
 def test_a_batch_of_2_with_2_outputs_the_mean_is_over_all_4_entries_b(env):
     grade_case(env, CASES['a_batch_of_2_with_2_outputs_the_mean_is_over_all_4_entries_b'], FIXTURES, OUTPUTS, LANGUAGE)
