@@ -27,7 +27,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
-from course import export, layout, protocol
+from course import export, layout, protocol, similarity
 from course.export import write_atomic
 from course.judge import all_zero, grade_notebook
 from course.layout import CourseError
@@ -83,6 +83,10 @@ def load_plan(autograder: Path) -> tuple[dict, str]:
     data = autograder.read_bytes()
     with zipfile.ZipFile(autograder) as z:
         return json.loads(z.read("plan.json")), digest(data)
+
+
+def plan_functions(plan: dict) -> set[str]:
+    return {fn for q in plan["questions"] for fn in q["functions"]}
 
 
 def plan_guards(plan: dict) -> list[str]:
@@ -159,6 +163,7 @@ def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots
             try:
                 graded = grade_notebook(worker, plan, read.notebook, limits, result)
                 graded.language_detected = bool(read.detected) and graded.status is not Status.NOT_A_NOTEBOOK
+                graded.code = similarity.notebook_functions(read.notebook, plan_functions(plan))
                 return graded
             except Exception as error:  # a fault of the grader's own, not the student's
                 problems.append(f"{escape(s.source)}: attempt {attempt}: " + protocol.clean(traceback.format_exc(), 4000))

@@ -31,7 +31,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from course import lms
+from course import lms, similarity
 from course.layout import CourseError
 from course.results import Result, Status
 from course.text import escape
@@ -126,6 +126,15 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
 
     late = [s for s in counted if s["late"]]
     every = sorted(results, key=lambda r: -r.seconds)
+    owners = {s["counted"].key: s for s in counted}
+    code = {key: s["counted"].code for key, s in owners.items() if s["counted"].code}
+    questions_of = {fn: q["name"] for q in plan["questions"] for fn in q["functions"]}
+    similar = [{"first": escape(owners[p.first]["counted"].source), "second": escape(owners[p.second]["counted"].source),
+                "questions": sorted({m.question for m in p.matches}), "score": p.score,
+                "functions": [{**f, "first": [{**line, "text": escape(line["text"])} for line in f["first"]],
+                               "second": [{**line, "text": escape(line["text"])} for line in f["second"]]}
+                              for f in similarity.side_by_side(p, code)]}
+               for p in similarity.similar_pairs(code, questions_of)]
     return {
         "assignment": plan["assignment"], "total_points": total_points,
         "files": len(results), "students": len(counted),
@@ -148,6 +157,7 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
                           for r in results if r.status is Status.GRADER_ERROR],
         "roster": summary.get("roster"), "notes": [escape(n) for n in summary.get("notes", [])],
         "protections_missing": summary.get("protections_missing", []),
+        "similar": similar,
     }
 
 
@@ -249,7 +259,7 @@ def render(stats: dict) -> str:
     env.filters["pts"] = lambda x: f"{round(x + 0.0, 2):g}"
     env.filters["pct"] = lambda x: f"{x:.1f}"
     return env.get_template("report.html.j2").render(s=stats, charts=charts(stats), weak=WEAK_DISCRIMINATION,
-                                                     colors=COLORS)
+                                                     colors=COLORS, min_questions=similarity.MIN_QUESTIONS)
 
 
 def write(output: Path, results: list[Result], plan: dict, summary: dict | None = None) -> Path:

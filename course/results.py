@@ -60,6 +60,7 @@ class Result:
     log: list[str] = field(default_factory=list)  # for the instructor: cell errors, sandbox notes
     seconds: float = 0.0
     digest: str = ""  # of the submission and the autograder: a resumed batch skips what it has
+    code: dict[str, str] = field(default_factory=dict)  # graded function -> its source, for the similarity check
 
     @property
     def score(self) -> float:

@@ -96,6 +96,9 @@ def fingerprints(source: str) -> list[Print]:
     return [chosen[i] for i in sorted(chosen)]
 
 
+MAX_SOURCE = 20_000  # characters kept per function: far above any honest answer
+
+
 def functions_of(cells: list[str], names: set[str]) -> dict[str, str]:
     """The source of each top-level function in ``names`` as the notebook last defines it."""
     found: dict[str, str] = {}
@@ -106,8 +109,34 @@ def functions_of(cells: list[str], names: set[str]) -> dict[str, str]:
             continue  # IPython syntax or a broken cell: nothing to compare there
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
-                found[node.name] = ast.get_source_segment(cell, node) or ""
+                found[node.name] = (ast.get_source_segment(cell, node) or "")[:MAX_SOURCE]
     return found
+
+
+def notebook_functions(notebook: bytes, names: set[str]) -> dict[str, str]:
+    """``functions_of`` a notebook's code cells; nothing from a notebook that cannot be read."""
+    import json
+
+    try:
+        cells = json.loads(notebook)["cells"]
+        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                   for c in cells if c.get("cell_type") == "code"]
+        return functions_of([s for s in sources if isinstance(s, str)], names)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return {}
+
+
+def side_by_side(pair: Pair, code: dict[str, dict[str, str]]) -> list[dict]:
+    """For the report: each matching function's lines on both sides, the matching ones marked."""
+    shown = []
+    for match in pair.matches:
+        sides = []
+        for key, marked in ((pair.first, match.lines[0]), (pair.second, match.lines[1])):
+            lines = code[key].get(match.function, "").splitlines()
+            sides.append([{"text": text, "match": number in marked} for number, text in enumerate(lines, 1)])
+        shown.append({"question": match.question, "function": match.function, "share": match.share,
+                      "first": sides[0], "second": sides[1]})
+    return shown
 
 
 def _lines(prints: list[Print], shared: set[int]) -> list[int]:

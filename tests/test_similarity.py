@@ -6,12 +6,14 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib.util
+import json
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from course import samples, similarity
+from tests.grading import course_grade
 
 ROOT = Path(__file__).resolve().parent.parent
 HW = "hw06_backprop"
@@ -127,3 +129,19 @@ def test_one_short_answer_in_common_is_not_enough():
 def test_unreadable_cells_are_skipped():
     assert similarity.functions_of(["torch.linalg.solve?", "def f(x):\n    return x\n", "def ("], {"f"}) == {
         "f": "def f(x):\n    return x"}
+
+
+def test_the_class_report_lists_the_copy_side_by_side(classroom, tmp_path):
+    """The real path: `course grade` keeps each graded function's source on the result, and the
+    class report lists the pair with the matching lines marked."""
+    folder = tmp_path / "class"
+    for key, nb in classroom.items():
+        samples.write(nb, folder / f"{key.replace(' ', '_')}.ipynb")
+    course_grade(HW, folder, tmp_path / "out")
+    records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "out" / "results").glob("*.json")}
+    assert set(records["copy.ipynb"]["code"]) == set(records["reference.ipynb"]["code"]) != set()
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="similar">Similar submissions (1)' in page
+    listed = page.split('id="similar"')[1].split("<h2")[0]
+    assert "<code>copy.ipynb</code> and <code>reference.ipynb</code>" in listed
+    assert listed.count('class="match"') > 20 and "untouched" not in listed and "independent" not in listed
