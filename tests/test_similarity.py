@@ -145,3 +145,18 @@ def test_the_class_report_lists_the_copy_side_by_side(classroom, tmp_path):
     listed = page.split('id="similar"')[1].split("<h2")[0]
     assert "<code>copy.ipynb</code> and <code>reference.ipynb</code>" in listed
     assert listed.count('class="match"') > 20 and "untouched" not in listed and "independent" not in listed
+
+
+def test_the_figures_readme_gives(classroom, plan_functions):
+    """README: the disguised copy matches on five of six functions, sharing 88% or more of their
+    fingerprints; the independent solutions share at most 40% with the reference on any function."""
+    code = {key: similarity.functions_of(code_cells(nb), set(plan_functions)) for key, nb in classroom.items()}
+
+    def share(a: str, b: str, fn: str) -> float:
+        pa, pb = ({p.hash for p in similarity.fingerprints(code[k][fn])} for k in (a, b))
+        return len(pa & pb) / min(len(pa), len(pb))
+
+    copied = sorted(share("reference", "copy", fn) for fn in code["reference"])
+    assert len(copied) == 6 and copied[1] >= 0.88
+    assert max(share("reference", other, fn) for other in ("independent", "another")
+               for fn in code[other]) <= 0.4
