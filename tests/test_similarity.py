@@ -148,7 +148,7 @@ def test_the_class_report_lists_the_copy_side_by_side(classroom, tmp_path):
 
 
 def test_the_figures_readme_gives(classroom, plan_functions):
-    """README: the disguised copy matches on five of six functions, sharing 88% or more of their
+    """README: the disguised copy matches on five of six functions, sharing 87% or more of their
     fingerprints; the independent solutions share at most 40% with the reference on any function."""
     code = {key: similarity.functions_of(code_cells(nb), set(plan_functions)) for key, nb in classroom.items()}
 
@@ -157,6 +157,6 @@ def test_the_figures_readme_gives(classroom, plan_functions):
         return len(pa & pb) / min(len(pa), len(pb))
 
     copied = sorted(share("reference", "copy", fn) for fn in code["reference"])
-    assert len(copied) == 6 and copied[1] >= 0.88
+    assert len(copied) == 6 and copied[1] >= 0.87
     assert max(share("reference", other, fn) for other in ("independent", "another")
                for fn in code[other]) <= 0.4
