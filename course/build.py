@@ -194,13 +194,16 @@ def master_notebook(source: Source, root: Path, language: str, catalogue: i18n.C
 
 OTTER_SUBMISSION_HEADING = "## Submission\n\n"
 OTTER_SAVE_COMMENT = "# Save your notebook first, then run this cell to export your submission."
+OTTER_INIT_COMMENT = "# Initialize Otter"
 
 
-def localise_export_cells(student: nbformat.NotebookNode, catalogue: i18n.Catalogue) -> None:
-    """otter assign writes the submission cells in English (``otter/assign/cell_factory.py``):
-    a translated edition gets them in its own language."""
+def localise_otter_cells(student: nbformat.NotebookNode, catalogue: i18n.Catalogue) -> None:
+    """otter assign writes its own cells in English (``otter/assign/cell_factory.py``): a
+    translated edition gets them in its own language."""
     gettext = catalogue.gettext
     for cell in student.cells:
+        if cell.cell_type == "code" and cell.source.startswith(OTTER_INIT_COMMENT + "\n"):
+            cell.source = "# " + gettext("Initialize Otter") + cell.source[len(OTTER_INIT_COMMENT):]
         if cell.cell_type == "markdown" and cell.source.startswith(OTTER_SUBMISSION_HEADING):
             ours = cell.source.split("\n\n")[-1]  # the config's instructions, already translated
             cell.source = "\n\n".join([
@@ -334,7 +337,7 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
                                                    source.name, Path(tmp))
             otter_config = otter_config or config
             if language != "en":
-                localise_export_cells(student, catalogue)
+                localise_otter_cells(student, catalogue)
             folder = edition_folder(out, source.name, language)
             for generated in ("tests", render.SUPPORT):
                 if (folder / generated).exists():
