@@ -192,6 +192,31 @@ def master_notebook(source: Source, root: Path, language: str, catalogue: i18n.C
     return nb
 
 
+OTTER_SUBMISSION_HEADING = "## Submission\n\n"
+OTTER_SAVE_COMMENT = "# Save your notebook first, then run this cell to export your submission."
+OTTER_INIT_COMMENT = "# Initialize Otter"
+
+
+def localise_otter_cells(student: nbformat.NotebookNode, catalogue: i18n.Catalogue) -> None:
+    """otter assign writes its own cells in English (``otter/assign/cell_factory.py``): a
+    translated edition gets them in its own language."""
+    gettext = catalogue.gettext
+    for cell in student.cells:
+        if cell.cell_type == "code" and cell.source.startswith(OTTER_INIT_COMMENT + "\n"):
+            cell.source = "# " + gettext("Initialize Otter") + cell.source[len(OTTER_INIT_COMMENT):]
+        if cell.cell_type == "markdown" and cell.source.startswith(OTTER_SUBMISSION_HEADING):
+            ours = cell.source.split("\n\n")[-1]  # the config's instructions, already translated
+            cell.source = "\n\n".join([
+                "## " + gettext("Submission"),
+                gettext("Make sure you have run all cells in your notebook in order before running the cell "
+                        "below, so that all images/graphs appear in the output. The cell below will generate a "
+                        "zip file for you to submit. **Please save before exporting!**"),
+                ours])
+        elif cell.cell_type == "code" and cell.source.startswith(OTTER_SAVE_COMMENT):
+            cell.source = ("# " + gettext("Save your notebook first, then run this cell to export your submission.")
+                           + cell.source[len(OTTER_SAVE_COMMENT):])
+
+
 def normalized(nb: nbformat.NotebookNode) -> str:
     """The notebook as deterministic text: numbered cell ids, no outputs or counts; the title
     and the install line come before otter's init cell, which needs otter installed."""
@@ -311,6 +336,8 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
                 student, config = run_otter_assign(master_notebook(source, root, language, catalogue),
                                                    source.name, Path(tmp))
             otter_config = otter_config or config
+            if language != "en":
+                localise_otter_cells(student, catalogue)
             folder = edition_folder(out, source.name, language)
             for generated in ("tests", render.SUPPORT):
                 if (folder / generated).exists():

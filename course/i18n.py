@@ -113,7 +113,8 @@ def with_translations(plan: dict, language: str, catalogue: Catalogue) -> dict:
 # ---------------------------------------------------------------- strings in code cells
 
 def translate_code(source: str, catalogue: Catalogue) -> str:
-    """Replace each ``_("...")`` in a code cell by the translated string literal."""
+    """Replace each ``_("...")`` in a code cell by the translated string literal, and each comment
+    by its translation (a comment is read too, and cannot be marked ``_()``)."""
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     lines = source.splitlines(keepends=True)
     offsets = [0]
@@ -128,18 +129,26 @@ def translate_code(source: str, catalogue: Catalogue) -> str:
             start = offsets[name.start[0] - 1] + name.start[1]
             end = offsets[close.end[0] - 1] + close.end[1]
             edits.append((start, end, repr(catalogue.gettext(text))))
+    for token in tokens:
+        comment = token.string[1:].strip() if token.type == tokenize.COMMENT else ""
+        if comment and catalogue.gettext(comment) != comment:
+            start = offsets[token.start[0] - 1] + token.start[1]
+            edits.append((start, start + len(token.string), "# " + catalogue.gettext(comment)))
+    edits.sort()
     for start, end, text in reversed(edits):
         source = source[:start] + text + source[end:]
     return source
 
 
 def code_strings(source: str) -> list[str]:
-    """The strings a code cell marks for translation."""
+    """The strings a code cell marks for translation, and its comments."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_"
                 and len(node.args) == 1 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
             found.append(node.args[0].value)
+    found += [token.string[1:].strip() for token in tokenize.generate_tokens(io.StringIO(source).readline)
+              if token.type == tokenize.COMMENT and token.string[1:].strip()]
     return found
 
 

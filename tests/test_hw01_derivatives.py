@@ -155,3 +155,8 @@ def test_prose_numbers():
     assert 2 * 3 + 1 == 7 and (7 - 10) ** 2 == 9
     assert ref.linear_model_grads(2.0, 1.0, 3.0, 10.0) == (-18.0, -6.0)
     assert ref.mse_grad(torch.tensor([2.5]), torch.tensor([3.0])).item() == -1.0
+    # The notes' misreadings: x + 1 raises x^2 by 7 at 3 (6h + h^2), not 6; w + 1 lowers the loss by
+    # 9 (to 0), not 18; w + 0.01 lowers it by 0.1791, close to the slope's 0.18.
+    assert 4.0 ** 2 - 3.0 ** 2 == 7 and (3.1 ** 2 - 3.0 ** 2) == pytest.approx(0.61)
+    loss = lambda w: (w * 3.0 + 1.0 - 10.0) ** 2  # noqa: E731
+    assert loss(2.0) - loss(3.0) == 9.0 and loss(2.0) - loss(2.01) == pytest.approx(0.1791, abs=1e-12)

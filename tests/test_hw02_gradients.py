@@ -210,6 +210,13 @@ def test_prose_numbers():
     assert ref.gradient_descent(grad, x0, 0.5, 1)[1].tolist() == [3.0]
     assert abs(float(ref.gradient_descent(grad, x0, 0.95, 400)[-1, 0]) - 3) < 1e-6
     assert abs(float(ref.gradient_descent(grad, x0, 1.05, 200)[-1, 0]) - 3) > 1e3
+    # The notes' loop prints x after the update next to the loss before it: steps 0, 5, 10, 15 show
+    # x_1, x_6, x_11, x_16 = 0.6000, 2.2136, 2.7423, 2.9156 with the losses of x_0, x_5, x_10, x_15 =
+    # 9, 0.9664, 0.1038, 0.0111; the final x is 2.9654 (the notes print 2.3534/0.4182 and 2.8965).
+    xs = ref.gradient_descent(grad, x0, 0.1, 20)[:, 0]
+    assert [round(float(xs[t + 1]), 4) for t in (0, 5, 10, 15)] == [0.6, 2.2136, 2.7423, 2.9156]
+    assert [round(float((xs[t] - 3) ** 2), 4) for t in (0, 5, 10, 15)] == [9.0, 0.9664, 0.1038, 0.0111]
+    assert round(float(xs[-1]), 4) == 2.9654
     # Rosenbrock from (-1, 1), on the valley floor b = a^2, with loss 4.
     assert float(questions.rosenbrock(torch.tensor([-1.0, 1.0], dtype=torch.float64))) == 4.0
     # g / (|g| + 1e-8) for |g| = 1e-9 is off by a factor of 11.
