@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 import textwrap
 import threading
@@ -397,10 +398,18 @@ def test_files_the_attacks_aimed_at_are_untouched(battlefield):
 
 
 def test_no_secret_and_no_canary_reach_the_output(battlefield):
+    """Only where the instructor reads a student's own code (its result's ``code``, the report's
+    similar pairs) may an honest submission's canary appear; nothing a student sees holds it."""
     for path in battlefield["output"].rglob("*"):
         if path.is_file():
             text = path.read_bytes()
             assert SECRET.encode() not in text, path
+            if path.parent.name == "results":  # its own code, read by the grader from its own notebook
+                record = json.loads(text)
+                record.pop("code")
+                text = json.dumps(record).encode()
+            if path.name == "report.html":
+                text = re.sub(rb'<h2 id="similar">.*?<h2 ', b"", text, flags=re.S)
             assert CANARY.encode() not in text, path
 
 
