@@ -280,3 +280,26 @@ def test_colab_end_to_end_in_a_kernel(tmp_path, monkeypatch):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].outputs == [] and not list(outside.parent.glob(".calc4ml-*"))
     assert all("passed" in text_of(c) for c in code if c.source.startswith("grader.check("))
+
+
+OLD_TORCH = """
+import runpy, sys, torch
+torch.__version__ = "2.5.1"  # what an old Colab image or lab machine would have
+sys.path.insert(0, sys.argv[1])
+import calc4ml_runtime
+test = runpy.run_path(sys.argv[1] + "/tests/q2.py")
+env = runpy.run_path(sys.argv[2])
+for case in test["CASES"].values():
+    calc4ml_runtime.grade_case(env, case, test["FIXTURES"], test["OUTPUTS"], test["LANGUAGE"])
+print("checked", len(test["CASES"]))
+"""
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_the_shipped_runtime_warns_once_on_an_old_torch_and_still_checks(language):
+    folder = build.edition_folder(ROOT, HW, language)
+    run = subprocess.run([sys.executable, "-c", OLD_TORCH, str(folder), str(source_of(HW).folder / "reference.py")],
+                         capture_output=True, text=True, timeout=300, cwd=folder)
+    assert run.returncode == 0 and run.stdout.startswith("checked"), run.stderr
+    assert run.stderr.count("2.5.1") == 1, run.stderr
+    assert ("지원되는 torch를 설치하세요" if language == "ko" else "install a supported torch") in run.stderr
