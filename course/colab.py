@@ -41,7 +41,7 @@ BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 # What the cell installs when missing (module -> package); torch, numpy and matplotlib are Colab's own.
 COLAB_PACKAGES = {"en": {"otter": "otter-grader"},
                   "ko": {"otter": "otter-grader", "koreanize_matplotlib": "koreanize-matplotlib"}}
-# The cell's first line: how the build finds it again (and the grader's plan names its hash).
+# The first words of the cell, by which a reader (and the tests) recognise it.
 MARK = "# Google Colab only"
 
 
