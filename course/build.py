@@ -7,6 +7,7 @@
         -> assignments/<name>/<name>.ipynb and tests/         (English; public cases only)
         -> assignments/<lang>/<name>/<name>.ipynb and tests/  (each translation)
         -> autograder/<name>-autograder.zip                   (every case; one for every edition)
+        -> assignments/[<lang>/]<name>.zip                   (the edition's folder, to download)
 
 Same source, same bytes, on any machine: cell ids are numbered, outputs and timestamps are
 dropped, zip entries are sorted and dated 1980-01-01.  Expected values are computed afresh and
@@ -33,7 +34,7 @@ from pathlib import Path
 import nbformat
 import torch
 
-from course import cells, i18n, layout, notebook, render, runtime
+from course import cells, colab, i18n, layout, notebook, render, runtime
 from course.layout import CourseError
 from course.spec import compile_plan
 
@@ -154,6 +155,7 @@ def stable_plan(source: Source, root: Path) -> runtime.Plan:
                   if block.startswith("code:\n")]
         skippable |= {hashlib.sha256(i18n.translate_code(blocks[i], catalogue).encode()).hexdigest()
                       for i in cells.demonstrations(blocks)}
+        skippable.add(hashlib.sha256(colab_cell(source, root, plan, language, catalogue).encode()).hexdigest())
     return {**plan, "demonstrations": sorted(skippable)}
 
 
@@ -215,6 +217,19 @@ def localise_otter_cells(student: nbformat.NotebookNode, catalogue: i18n.Catalog
         elif cell.cell_type == "code" and cell.source.startswith(OTTER_SAVE_COMMENT):
             cell.source = ("# " + gettext("Save your notebook first, then run this cell to export your submission.")
                            + cell.source[len(OTTER_SAVE_COMMENT):])
+
+
+def colab_cell(source: Source, root: Path, plan: runtime.Plan, language: str, catalogue: i18n.Catalogue) -> str:
+    """The edition's Colab cell: the hardened grader skips it, unchanged, as a demonstration."""
+    support = public_tests(plan, i18n.course_catalogues(root), language, catalogue)
+    return colab.setup_cell(root, source.name, language, support, catalogue)
+
+
+def with_colab(student: nbformat.NotebookNode, root: Path, name: str, language: str, support: dict[str, bytes],
+               catalogue: i18n.Catalogue) -> str:
+    """The student notebook as written: normalized, then made ready for Colab (``colab.adapt``)."""
+    ordered = nbformat.reads(normalized(student), as_version=4)
+    return normalized(colab.adapt(ordered, root, name, language, support, catalogue))
 
 
 def normalized(nb: nbformat.NotebookNode) -> str:
@@ -342,9 +357,13 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
             for generated in ("tests", render.SUPPORT):
                 if (folder / generated).exists():
                     shutil.rmtree(folder / generated)
-            write_if_changed(folder / f"{source.name}.ipynb", normalized(student).encode())
-            for path, data in public_tests(plan, catalogues, language, catalogue).items():
+            support = public_tests(plan, catalogues, language, catalogue)
+            text = with_colab(student, root, source.name, language, support, catalogue).encode()
+            write_if_changed(folder / f"{source.name}.ipynb", text)
+            for path, data in support.items():
                 write_if_changed(folder / path, data)
+            write_if_changed(colab.student_zip_path(out, source.name, language),
+                             deterministic_zip(colab.student_zip_files(source.name, text, support)))
             missing = catalogue.missing
             if missing:
                 log(f"  {source.name} [{language}]: {len(missing)} untranslated strings, e.g. {missing[0]!r}")

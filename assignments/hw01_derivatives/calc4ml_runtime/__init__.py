@@ -3,13 +3,14 @@ beside this package's ``runtime.py`` and ``checks.py``, once per assignment, so 
 file holds only its cases and one call per case."""
 
 from .checks import CheckFailure, judge
-from .runtime import CallFailed, install_guards, load_fixtures, run_case, set_language
+from .runtime import CallFailed, install_guards, load_fixtures, run_case, set_language, warn_unsupported_torch
 
 
 def grade_case(env: dict, case: dict, fixtures: dict, names: tuple = (), language: str = "en") -> None:
     """Run one case's calls on the notebook's functions (``env``) and judge the outputs;
     raise ``CheckFailure`` with a message for the student."""
     set_language(language)
+    warn_unsupported_torch()
     install_guards([api for call in case["calls"] for api in call.get("forbid", ())])
     functions = load_fixtures(fixtures)
     try:

@@ -21,6 +21,7 @@ import contextvars
 import gettext
 import math
 import os
+import re
 import sys
 from typing import Any, Callable, TypedDict
 
@@ -89,6 +90,44 @@ def _(message: str) -> str:
     if lang not in _catalogues:
         _catalogues[lang] = gettext.translation("course", _LOCALE, [lang], fallback=True)
     return _catalogues[lang].gettext(message)
+
+
+# ---------------------------------------------------------------- the torch this runtime supports
+
+# The releases of the two years before this course's pinned torch (2.6, January 2025, onward) on
+# the same major version: the public checks use nothing newer, and students on Colab or a
+# lab machine keep the torch they have.  Outside the range the checks still run, with a warning.
+TORCH_RANGE = ((2, 6), (3, 0))  # >= 2.6, < 3.0
+
+
+def torch_release(version: str) -> tuple[int, int] | None:
+    """``"2.13.0+cpu"`` -> (2, 13); None when the version cannot be read."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+_TORCH_RELEASE = torch_release(torch.__version__)  # read once, at import
+_torch_warned = False
+
+
+def unsupported_torch(release: tuple[int, int] | None = _TORCH_RELEASE, version: str = torch.__version__) -> str | None:
+    """The warning for a torch outside ``TORCH_RANGE``, in the current language; None inside it."""
+    low, high = TORCH_RANGE
+    if release is not None and low <= release < high:
+        return None
+    return _("These checks support torch {low} up to (not including) {high}; this Python has torch {version}. "
+             "They still run, but a failure may come from torch rather than your code: install a supported "
+             "torch (the notebook's set-up cell shows how).").format(
+        low=f"{low[0]}.{low[1]}", high=f"{high[0]}.{high[1]}", version=version)
+
+
+def warn_unsupported_torch() -> None:
+    """Print ``unsupported_torch()`` once per process, to stderr (a warning, never an error)."""
+    global _torch_warned
+    message = unsupported_torch()
+    if message and not _torch_warned:
+        _torch_warned = True
+        print(message, file=sys.stderr)
 
 
 def ordinal(index: int) -> str:
