@@ -83,8 +83,12 @@ class Session:
         try:
             process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
                           "language": self.notebook.language, "skip": self.plan.get("demonstrations", [])})
+            sealed, _ = process.receive(self.limits.notebook_seconds)
+            protections = protocol.validate_sandbox(sealed)  # measured before the notebook was there
             message, _ = process.receive(self.limits.notebook_seconds)
-            self.cell_errors, self.notes = protocol.validate_ready(message)
+            self.cell_errors, ran = protocol.validate_ready(message)
+            self.notes = [p.line() for p in protections] + [
+                f"ran {ran} of {len(self.notebook.cells)} code cells (unchanged demonstrations skipped)"]
         except protocol.ProtocolViolation as error:
             process.close()
             raise Died(Status.PROTOCOL, f"while running the notebook: sent something that is not a report ({error})")

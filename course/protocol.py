@@ -11,9 +11,11 @@ Every string that came from the student side is cleaned (``clean``): cut to a le
 surrogates escaped, so any log, CSV or web page can hold it.
 
 Messages, in order:
+    student -> grader  {"sandbox": [{"name": "...", "present": bool, "detail": "..."}, ...]}
+                       (sent right after the lock-down, before the notebook exists there)
     grader -> student  {"op": "run", "cells": [[index, source], ...], "fixtures": {...},
                         "language": "en", "skip": [sha256 of an unchanged demonstration cell, ...]}
-    student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "..."}], "notes": [...]}
+    student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "..."}], "ran": cells run}
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
                      | {"error": "...", "fn": "...", "missing": bool}
@@ -26,6 +28,8 @@ import select
 import socket
 import struct
 import time
+
+from course.sandbox import Protection
 
 MAX_HEADER = 1 << 20  # bytes of JSON in one message
 MAX_BUFFERS = 256
@@ -139,12 +143,27 @@ class Reader:
         return message, buffers
 
 
-def validate_ready(message: object) -> tuple[list[tuple[int, str]], list[str]]:
-    """The student process's report after running the cells: (cell errors, sandbox notes)."""
-    if not (isinstance(message, dict) and set(message) == {"ready", "cell_errors", "notes"}
+def validate_sandbox(message: object) -> list[Protection]:
+    """The student process's first message: the protections it measured before it read the
+    notebook.  Kept for the whole submission; nothing later can add to it."""
+    names = {"limits", "namespaces", "filesystem", "identity", "landlock", "seccomp", "signals", "descendants"}
+    if not (isinstance(message, dict) and set(message) == {"sandbox"} and isinstance(message["sandbox"], list)
+            and len(message["sandbox"]) <= 20):
+        raise ProtocolViolation("no report of the sandbox's protections")
+    found = []
+    for entry in message["sandbox"]:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "present", "detail"} and entry["name"] in names
+                and type(entry["present"]) is bool and isinstance(entry["detail"], str)):
+            raise ProtocolViolation("a malformed protection")
+        found.append(Protection(entry["name"], entry["present"], clean(entry["detail"], 300)))
+    return found
+
+
+def validate_ready(message: object) -> tuple[list[tuple[int, str]], int]:
+    """The student process's report after running the cells: (cell errors, cells run)."""
+    if not (isinstance(message, dict) and set(message) == {"ready", "cell_errors", "ran"}
             and message["ready"] is True and isinstance(message["cell_errors"], list)
-            and isinstance(message["notes"], list) and len(message["cell_errors"]) <= 10000
-            and len(message["notes"]) <= 50):
+            and type(message["ran"]) is int and len(message["cell_errors"]) <= 10000):
         raise ProtocolViolation("a malformed report after running the notebook")
     errors = []
     for entry in message["cell_errors"]:
@@ -152,12 +171,7 @@ def validate_ready(message: object) -> tuple[list[tuple[int, str]], list[str]]:
                 and isinstance(entry["error"], str)):
             raise ProtocolViolation("a malformed cell error")
         errors.append((entry["cell"], clean(entry["error"], 500)))
-    notes = []
-    for note in message["notes"]:
-        if not isinstance(note, str):
-            raise ProtocolViolation("a malformed note")
-        notes.append(clean(note, 300))
-    return errors, notes
+    return errors, message["ran"]
 
 
 def validate_outputs(message: object, calls: int) -> list | tuple[str, str, bool]:
