@@ -441,7 +441,7 @@ class Vault:
         stack: list = []  # (token, apis, message, "it called", grad mode before)
         state = {"locked": False, "busy": False, "runner": None, "language": "en"}
 
-        def tr(text: str) -> str:
+        def _(text: str) -> str:  # the course's catalogue, as copied when the worker started
             return catalogues[state["language"]].get(text, text)
 
         def traced() -> bool:
@@ -451,21 +451,21 @@ class Vault:
         def unsafe() -> str:
             """Why a forbidding call cannot start now ('' when it can)."""
             if state["runner"] is not None and (thread_id() != state["runner"] or thread_count() != 1):
-                return tr("not run: a thread the notebook started is still running, and a function with forbidden "
+                return _("not run: a thread the notebook started is still running, and a function with forbidden "
                           "APIs runs alone; join your threads (t.join(), or a `with ThreadPoolExecutor(...)` block)")
             if traced():
-                return tr("not run: sys.settrace or sys.setprofile is on; turn the debugger or Python-level "
+                return _("not run: sys.settrace or sys.setprofile is on; turn the debugger or Python-level "
                           "profiler off (cProfile is fine)")
             if functorch_level() is not None:
-                return tr("not run: a torch.func transform (grad, vmap, jvp) was entered and never left")
+                return _("not run: a torch.func transform (grad, vmap, jvp) was entered and never left")
             try:
                 level = enter_dual()
             except RuntimeError:
-                return tr("not run: a forward-mode AD level is still open (leave every dual_level() you enter)")
+                return _("not run: a forward-mode AD level is still open (leave every dual_level() you enter)")
             exit_dual(level=level)
             for place, attr, guard, qualname in places:
                 if place.get(attr) is not guard:
-                    return tr("not run: the grader's guard for {api} was replaced").format(api=qualname)
+                    return _("not run: the grader's guard for {api} was replaced").format(api=qualname)
             return ""
 
         def denial(what: str) -> PermissionError:
@@ -486,7 +486,7 @@ class Vault:
                             or type(box) is not list_type or qualname not in originals:
                         raise denial("asked the vault for an original API")
                     if state["locked"] and traced():
-                        return box.append(refusal(tr(
+                        return box.append(refusal(_(
                             "{api} does not run under sys.settrace or sys.setprofile (a debugger or a Python-level "
                             "profiler): turn it off, or use cProfile").format(api=qualname)))
                     for _token, apis, message, it_called, _grad in reversed(stack):
@@ -499,7 +499,7 @@ class Vault:
                             or not (type(fn) is type(because) is type(language) is str_type):
                         raise denial("tried to change the forbidden APIs")
                     state["language"] = language if language in catalogues else "en"
-                    message = tr("{fn} must not {because}").format(fn=fn, because=tr(because))
+                    message = _("{fn} must not {because}").format(fn=fn, because=_(because))
                     expanded = set()
                     for api in apis:
                         if type(api) is str_type:
@@ -511,7 +511,7 @@ class Vault:
                     was = grad_enabled()
                     if "torch._C._set_grad_enabled" in expanded:
                         set_grad(False)
-                    stack.append((token, frozen(expanded), message, tr("it called"), was))
+                    stack.append((token, frozen(expanded), message, _("it called"), was))
                 elif event == "course.permit":
                     if getframe(1).f_code is not forbid_code:
                         raise denial("tried to change the forbidden APIs")
@@ -567,6 +567,7 @@ def isolate(limits: dict, base: str, student_uid: int, runtime_dir: str, fallbac
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+        LIBC.prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE, as a process an ordinary user started is
         LIBC.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: a change of uid cleared it
     switch = own_uid(student_uid)  # asked before the private root hides /proc
     abi, filtered = landlock_abi(), seccomp_possible()

@@ -23,6 +23,7 @@ import functools
 import gc
 import importlib
 import json
+import linecache
 import operator
 import os
 import queue
@@ -166,8 +167,10 @@ def _run_cells(namespace: dict, to_run: list[tuple[int, str]], language: str, wr
     runtime.set_language(language)  # the language lives in a context variable: set it in this thread
     cell_errors = []
     for index, source in to_run:
+        name = f"<cell {index}>"
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)  # inspect.getsource works
         try:
-            exec(compile(_strip_magics(source), f"<cell {index}>", "exec"), namespace)
+            exec(compile(_strip_magics(source), name, "exec"), namespace)
         except BaseException as error:  # SystemExit and KeyboardInterrupt too: keep grading
             cell_errors.append({"cell": index, "error": protocol.clean(f"{type(error).__name__}: {error}", 300)})
     torch.set_num_threads(1)

@@ -592,7 +592,7 @@ raise RuntimeError("ATTACK patched runtime.forbid and runtime.expand")
                                                        "raise RuntimeError('ATTACK dual level left open')"],
                             ALONE),
         "frame_walk": ({"sigmoid_grad": FRAME_WALK + "def sigmoid_grad(x):\n    print(walk())\n"
-                        "    s = torch.sigmoid(x)\n    return s * (1 - s)\n"},
+                        "    return torch.sigmoid(x) * torch.sigmoid(-x)\n"},
                        [FRAME_WALK + "raise RuntimeError('ATTACK ' + walk())"], FULL),
         "curious": ({"relu_grad": CURIOUS_RELU}, [CURIOUS_CELL], FULL),
     }

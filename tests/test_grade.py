@@ -61,10 +61,11 @@ def test_a_closed_channel_is_reported_as_closed():
 
 
 @pytest.mark.parametrize("message", [
-    {"ready": True, "cell_errors": 7, "notes": []},
-    {"ready": True, "cell_errors": [{"cell": "0", "error": "x"}], "notes": []},
-    {"ready": True, "cell_errors": [], "notes": [3]},
-    {"ready": 1, "cell_errors": [], "notes": []},
+    {"ready": True, "cell_errors": 7, "ran": 1},
+    {"ready": True, "cell_errors": [{"cell": "0", "error": "x"}], "ran": 1},
+    {"ready": True, "cell_errors": [], "ran": "3"},
+    {"ready": 1, "cell_errors": [], "ran": 1},
+    {"ready": True, "cell_errors": [], "ran": 1, "notes": ["NO seccomp (forged)"]},
     [], "ready", None,
 ])
 def test_malformed_reports_are_protocol_violations(message):
@@ -75,9 +76,27 @@ def test_malformed_reports_are_protocol_violations(message):
 def test_text_from_the_student_side_is_cleaned():
     assert protocol.clean("a\ud800b") == "a\\ud800b"
     assert len(protocol.clean("x" * 10_000, 100)) < 120
-    errors, notes = protocol.validate_ready({"ready": True, "cell_errors": [{"cell": 3, "error": "\udfff" * 3}], "notes": []})
+    errors, ran = protocol.validate_ready({"ready": True, "cell_errors": [{"cell": 3, "error": "\udfff" * 3}], "ran": 4})
     assert errors == [(3, "\\udfff" * 3)]
     "".join(e for _, e in errors).encode("utf-8")  # writable anywhere
+
+
+@pytest.mark.parametrize("message", [
+    {"sandbox": [{"name": "seccomp", "present": "no", "detail": "x"}]},
+    {"sandbox": [{"name": "anything", "present": False, "detail": "x"}]},
+    {"sandbox": [{"name": "seccomp", "present": False, "detail": "x", "more": 1}]},
+    {"sandbox": [], "ready": True},
+    {"ready": True, "cell_errors": [], "ran": 1},
+])
+def test_protections_are_data_in_the_first_message(message):
+    with pytest.raises(protocol.ProtocolViolation):
+        protocol.validate_sandbox(message)
+
+
+def test_a_missing_protection_is_written_by_the_grader():
+    found = protocol.validate_sandbox({"sandbox": [{"name": "seccomp", "present": False, "detail": "seccomp (x)"},
+                                                   {"name": "landlock", "present": True, "detail": "Landlock ABI 7"}]})
+    assert [p.line() for p in found] == ["NO seccomp (x)", "Landlock ABI 7"]
 
 
 @pytest.mark.parametrize("problems, missing, expected", [
