@@ -195,7 +195,7 @@ def _guard(qualname: str, original: Callable | None = None) -> Callable:
             if isinstance(value, str):
                 setattr(guard, attribute, value)
         try:
-            guard.__signature__ = inspect.signature(original)
+            guard.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
         except (TypeError, ValueError):
             pass
     return guard

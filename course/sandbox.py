@@ -39,7 +39,6 @@ import os
 import resource
 import signal
 import site
-import socket
 import sys
 from dataclasses import dataclass
 
@@ -439,7 +438,7 @@ class Vault:
         korean = gettext.translation("course", runtime._LOCALE, ["ko"], fallback=True)
         catalogues = {"en": {}, "ko": dict(getattr(korean, "_catalog", {}))}  # copied: no one else's to change
         stack: list = []  # (token, apis, message, "it called", grad mode before)
-        state = {"locked": False, "busy": False, "runner": None, "language": "en"}
+        state: dict = {"locked": False, "busy": False, "runner": None, "language": "en"}
 
         def _(text: str) -> str:  # the course's catalogue, as copied when the worker started
             return catalogues[state["language"]].get(text, text)
@@ -530,9 +529,10 @@ class Vault:
                     raise denial(f"used ctypes ({event})")
                 elif event == "import" and args[0] in Vault.DENIED_IMPORTS:
                     raise denial(f"imported {args[0]}")
-                elif event == "open" and ((type(args[0]) is str_type and str.startswith(args[0], "/proc"))
-                                          or (type(args[0]) is bytes and bytes.startswith(args[0], b"/proc"))):
-                    raise denial(f"opened {args[0]}")
+                elif event == "open" and type(args[0]) in (str_type, bytes):
+                    path = args[0] if type(args[0]) is str_type else str(args[0], "utf-8", "replace")
+                    if str.startswith(path, "/proc"):
+                        raise denial(f"opened {path}")
                 elif event == "object.__getattr__" and args[1] == "tb_frame" and args[0].tb_frame.f_code is hook_code:
                     raise denial("read the sandbox's own frame")
             finally:

@@ -23,6 +23,7 @@ import functools
 import gc
 import importlib
 import json
+import json.scanner
 import linecache
 import operator
 import os
@@ -124,13 +125,11 @@ STACK_BYTES = 64 << 20  # the runner's stack: deep recursion in a notebook as in
 
 def _sealed_channel(sock: socket.socket):
     """(receive, send) on the grader's channel, built only from C functions captured now: the
-    notebook can patch ``json``, ``struct``, ``socket`` or builtins and they stay as they were."""
+    notebook can patch ``struct``, ``socket`` or builtins and they stay as they were."""
     import _socket
-    import json.scanner
     recv_into, sendall = _socket.socket.recv_into, _socket.socket.sendall
     prefix, length = protocol._PREFIX.unpack_from, protocol._LENGTH.unpack_from
-    scan = json.scanner.c_make_scanner(json.JSONDecoder())
-    new_buffer, new_bytes, as_view, is_dict = bytearray, bytes, memoryview, dict
+    new_buffer, new_bytes, as_view = bytearray, bytes, memoryview
 
     def exactly(n: int):
         buffer = new_buffer(n)
@@ -143,7 +142,9 @@ def _sealed_channel(sock: socket.socket):
         return new_bytes(buffer)
 
     def receive():
-        """The next message from the grader (None when it hung up), its buffers dropped."""
+        """The next message's JSON text from the grader (None when it hung up), its buffers
+        dropped.  Text only: the thread that keeps the channel never holds an object the
+        notebook could have touched, so no finalizer of the notebook's ever runs in it."""
         head = exactly(6)
         header = head is not None and exactly(prefix(head)[0])
         if not header:
@@ -152,8 +153,7 @@ def _sealed_channel(sock: socket.socket):
             size = exactly(8)
             if size is None or exactly(length(size)[0]) is None:
                 return None
-        message = scan(header.decode(), 0)[0]
-        return message if type(message) is is_dict else None
+        return header.decode()
 
     def send(data: bytes) -> None:
         sendall(sock, data)
@@ -179,15 +179,16 @@ def _run_cells(namespace: dict, to_run: list[tuple[int, str]], language: str, wr
     write(pipe, frame(data.__len__()) + data)
 
 
-def _answer(case: dict, write, pipe: int, frame, audit, escape, prefix, language: str, enable_gc, disable_gc,
-            functions: dict, fixtures: dict) -> None:
+def _answer(text: str, scan, write, pipe: int, frame, audit, escape, prefix, language: str, enable_gc,
+            disable_gc, functions: dict, fixtures: dict) -> None:
     """A job of the runner: one case.  The only code the vault takes a forbid or a permit from.
 
     Everything it needs before the forbid is an argument (C functions captured before the
-    notebook ran, the message the main thread parsed, plain strings): no global, builtin or
-    module attribute is looked up until the case's forbidden APIs are forbidden, and the permit
-    comes only after the reply is bytes."""
-    token, box = [pipe], []
+    notebook ran, the message's text, plain strings): no global, builtin or module attribute is
+    looked up until the case's forbidden APIs are forbidden, and the permit comes only after
+    the reply is bytes.  Until then no finalizer runs either (the main thread turned the
+    collector off), and a thread of the notebook's would make the vault refuse the forbid."""
+    case, token, box = scan(text, 0)[0], [pipe], []  # type: ignore[var-annotated]
     forbidding = [call for call in case["calls"] if call.get("forbid")]
     if forbidding:
         fn = forbidding[0]["fn"]
@@ -213,9 +214,9 @@ def _outputs(calls: list, functions: dict, fixtures: dict) -> bytes:
     """The case's reply as bytes, made while its APIs are forbidden (``_answer``)."""
     try:
         # the vault forbids for the whole case; runtime's own forbid is otter's
-        outputs = runtime.run_case(functions, [dict(call, forbid=()) for call in calls], fixtures)
+        outputs = runtime.run_case(functions, [dict(call, forbid=()) for call in calls], fixtures)  # type: ignore[misc]
         buffers: list[bytes] = []
-        reply = {"outputs": [runtime.pack(value, buffers) for value in outputs]}
+        reply: dict = {"outputs": [runtime.pack(value, buffers) for value in outputs]}
     except runtime.CallFailed as failure:
         reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing}, []
     except BaseException as error:  # SystemExit from a student's function, say
@@ -243,9 +244,10 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     # What this thread uses from now on, captured before the notebook can patch anything.
     answer, partial, audit, enable_gc, disable_gc = _answer, functools.partial, sys.audit, gc.enable, gc.disable
     read, write, frame, size = os.read, os.write, protocol._LENGTH.pack, protocol._LENGTH.unpack
-    escape, prefix, join = json.encoder.c_encode_basestring_ascii, protocol._PREFIX.pack, b"".join
+    escape, prefix, join = json.encoder.encode_basestring_ascii, protocol._PREFIX.pack, b"".join
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # C's: no hook, no Python
     replies, pipe = os.pipe()  # the runner's replies: bytes only, never an object of the notebook's
-    jobs = queue.SimpleQueue()
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
     _thread.stack_size(STACK_BYTES)
     runner = _thread.start_new_thread(collections.deque, (map(operator.call, iter(jobs.get, None)), 0))
     sandbox.Vault.lock(runner)
@@ -262,9 +264,10 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
             got += part.__len__()
         return join(parts)
 
-    request = receive()
-    if request is None:
+    text = receive()
+    if text is None:
         return
+    request = json.loads(text)
     sys.modules["otter"] = _Otter("otter")
     fixtures = runtime.load_fixtures(request["fixtures"])
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -274,10 +277,10 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     send(ask(partial(_run_cells, namespace, to_run, language, write, pipe, frame, disable_gc)))
     while True:
         disable_gc()  # no finalizer of the notebook's runs in this thread while it reads a case
-        case = receive()
-        if case is None:
+        text = receive()
+        if text is None:
             return
-        send(ask(partial(answer, case, write, pipe, frame, audit, escape, prefix, language, enable_gc, disable_gc,
+        send(ask(partial(answer, text, scan, write, pipe, frame, audit, escape, prefix, language, enable_gc, disable_gc,
                          namespace, fixtures)))
 
 
