@@ -146,7 +146,8 @@ class Reader:
 def validate_sandbox(message: object) -> list[Protection]:
     """The student process's first message: the protections it measured before it read the
     notebook.  Kept for the whole submission; nothing later can add to it."""
-    names = {"limits", "namespaces", "filesystem", "identity", "landlock", "seccomp", "signals", "descendants"}
+    names = {"limits", "namespaces", "filesystem", "identity", "landlock", "seccomp", "signals", "descendants",
+             "channel"}
     if not (isinstance(message, dict) and set(message) == {"sandbox"} and isinstance(message["sandbox"], list)
             and len(message["sandbox"]) <= 20):
         raise ProtocolViolation("no report of the sandbox's protections")

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 LIBC = ctypes.CDLL(None, use_errno=True)
 MACHINE = os.uname().machine
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_FILES, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00000400, 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
@@ -67,7 +67,7 @@ class Protection:
     """One step of the lock-down, as measured in the student process before it read anything:
     ``present`` False means the kernel (or the machine) could not provide it."""
 
-    name: str  # "limits", "namespaces", "filesystem", "identity", "landlock", "seccomp", "signals", "descendants"
+    name: str  # "limits", "namespaces", ..., "signals", "descendants", "channel"
     present: bool
     detail: str
 
@@ -317,7 +317,7 @@ _SYSCALLS_BY_MACHINE = {
 _SYSCALLS = _SYSCALLS_BY_MACHINE.get(MACHINE, {})
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _DENIED = ("fork", "vfork", "socket", "socketpair", "ptrace", "process_vm_readv", "process_vm_writev",
-           "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open",
+           "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "perf_event_open",
            "userfaultfd", "keyctl", "add_key", "request_key", "kexec_load", "init_module", "finit_module",
            "delete_module", "name_to_handle_at", "open_by_handle_at", "io_uring_setup", "io_uring_enter",
            "io_uring_register", "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick",
@@ -328,7 +328,8 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
     """The BPF filter as (code, jump if true, jump if false, k).  A system call of another
     architecture (i386 through int 0x80, x32) kills the process; the denied calls fail with
     EPERM; clone3 fails with ENOSYS so that the C library falls back to clone, whose flags the
-    filter can read: clone with CLONE_THREAD (a thread) passes, any other clone fails."""
+    filter can read: clone with CLONE_THREAD (a thread) passes, any other clone fails; unshare
+    passes with CLONE_FILES alone (a descriptor table of one's own), and fails otherwise."""
     load, jeq, jge, jset, ret = 0x20, 0x15, 0x35, 0x45, 0x06
     allow, kill, eperm, enosys = 0x7FFF0000, 0x80000000, 0x00050000 | 1, 0x00050000 | 38
     denied = [_SYSCALLS[name] for name in _DENIED if name in _SYSCALLS]
@@ -340,12 +341,16 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
         body.append(("label", "next_x32"))
     for number in denied:
         body += [("jump", jeq, number, "deny", f"after_{number}"), ("label", f"after_{number}")]
+    # unshare: only CLONE_FILES (a thread's own descriptor table: ``course.worker``'s runner)
+    body += [("jump", jeq, _SYSCALLS["unshare"], "unshare", "not_unshare"), ("label", "not_unshare")]
     body += [("jump", jeq, _SYSCALLS["clone3"], "nosys", "not_clone3"), ("label", "not_clone3"),
              ("jump", jeq, _SYSCALLS["clone"], "clone", "allow"),
              ("label", "allow"), (ret, 0, 0, allow), ("label", "deny"), (ret, 0, 0, eperm),
              ("label", "nosys"), (ret, 0, 0, enosys), ("label", "kill"), (ret, 0, 0, kill),
              ("label", "clone"), (load, 0, 0, 16), ("jump", jset, 0x00010000, "allow_thread", "deny_clone"),
-             ("label", "allow_thread"), (ret, 0, 0, allow), ("label", "deny_clone"), (ret, 0, 0, eperm)]
+             ("label", "allow_thread"), (ret, 0, 0, allow), ("label", "deny_clone"), (ret, 0, 0, eperm),
+             ("label", "unshare"), (load, 0, 0, 16), ("jump", jeq, CLONE_FILES, "allow_files", "deny_unshare"),
+             ("label", "allow_files"), (ret, 0, 0, allow), ("label", "deny_unshare"), (ret, 0, 0, eperm)]
     positions, index = {}, 0
     for item in body:
         if item[0] == "label":
@@ -383,6 +388,18 @@ def seccomp() -> Protection:
     if LIBC.prctl(22, 2, ctypes.byref(Program(len(program), filters)), 0, 0) != 0:  # SECCOMP_MODE_FILTER
         return Protection("seccomp", False, f"seccomp ({_errno()}): new processes and sockets allowed")
     return Protection("seccomp", True, "seccomp: no processes, sockets, ptrace, namespaces, mounts or foreign system calls")
+
+
+def own_descriptors(channel: int, others: list[int]) -> Protection:
+    """In the thread that will run the notebook (and so in every thread it starts): a table of
+    descriptors of its own, without the grader's channel and ``others``.  Only the grader's
+    thread can then read a case or write a reply."""
+    if LIBC.unshare(CLONE_FILES) != 0:
+        return Protection("channel", False, f"channel not confined ({_errno()}): the notebook's threads can "
+                                            "read and write it")
+    for fd in (channel, *others):
+        os.close(fd)
+    return Protection("channel", True, "channel: out of the notebook's reach (a descriptor table of its own)")
 
 
 # ---------------------------------------------------------------- 7. the vault

@@ -161,6 +161,12 @@ def _sealed_channel(sock: socket.socket):
     return receive, send
 
 
+def _own_descriptors(channel: int, replies: int, write, pipe: int, frame, found: list) -> None:
+    """The runner's first job, before the notebook exists: a descriptor table without the channel."""
+    found.append(sandbox.own_descriptors(channel, [replies]))
+    write(pipe, frame(0))
+
+
 def _run_cells(namespace: dict, to_run: list[tuple[int, str]], language: str, write, pipe: int, frame,
                disable_gc) -> None:
     """A job of the runner: the notebook's cells, then the ready message (nothing is forbidden)."""
@@ -239,8 +245,6 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the output cap, writes fail instead
     protections = sandbox.isolate(start["limits"], start["base"], start["uid"], RUNTIME_DIR, start["home"])
     receive, send = _sealed_channel(channel)
-    # Measured before anything of the notebook is here, and sent first: nothing can change it.
-    send(protocol.encode({"sandbox": [dataclasses.asdict(p) for p in protections]}))
     # What this thread uses from now on, captured before the notebook can patch anything.
     answer, partial, audit, enable_gc, disable_gc = _answer, functools.partial, sys.audit, gc.enable, gc.disable
     read, write, frame, size = os.read, os.write, protocol._LENGTH.pack, protocol._LENGTH.unpack
@@ -250,7 +254,6 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     _thread.stack_size(STACK_BYTES)
     runner = _thread.start_new_thread(collections.deque, (map(operator.call, iter(jobs.get, None)), 0))
-    sandbox.Vault.lock(runner)
 
     def ask(job) -> bytes:
         jobs.put(job)
@@ -263,6 +266,13 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
             parts.append(part)
             got += part.__len__()
         return join(parts)
+
+    found: list = []
+    ask(partial(_own_descriptors, channel.fileno(), replies, write, pipe, frame, found))
+    protections.append(found[0])
+    # Measured before anything of the notebook is here, and sent first: nothing can change it.
+    send(protocol.encode({"sandbox": [dataclasses.asdict(p) for p in protections]}))
+    sandbox.Vault.lock(runner)
 
     text = receive()
     if text is None:

@@ -63,7 +63,8 @@ def cheat_source(paths: list[str]) -> str:
 
 
 def raw_frame(header: str) -> str:
-    """A cell that writes one frame of its own on the grader's channel, then exits."""
+    """A cell that writes one frame of its own on the grader's channel, then exits; the channel is
+    out of the notebook's reach (its threads have a descriptor table of their own), so it says so."""
     return textwrap.dedent(f"""
         import os, stat, struct
         header = {header}
@@ -71,9 +72,10 @@ def raw_frame(header: str) -> str:
             try:
                 if stat.S_ISSOCK(os.fstat(fd).st_mode):
                     os.write(fd, struct.pack("!IH", len(header), 0) + header)
+                    os._exit(0)
             except OSError:
                 pass
-        os._exit(0)
+        raise RuntimeError("ATTACK found no channel")
     """)
 
 
@@ -127,7 +129,8 @@ found = 0
 for module in list(sys.modules.values()):
     for value in list(getattr(module, "__dict__", {{}}).values()):
         found += "{CANARY}" in repr(value)[:100000]
-found += sum("{CANARY}" in "".join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)
+own = sys._getframe().f_code.co_filename  # this cell's own source holds the canary it looks for
+found += sum("{CANARY}" in "".join(entry[2]) for name, entry in linecache.cache.items() if len(entry) > 2 and name != own)
 raise RuntimeError(f"ATTACK canaries found: {{found}}")
 """], 0),
         "theft_by_reading_memory": ("stub", {}, ["""
@@ -152,9 +155,9 @@ print(open("output.txt").read()[:100] if os.path.exists("output.txt") else "no p
 raise RuntimeError(f"ATTACK made {{made}}")
 """], FULL),
         # 3. malformed answers on the channel (malformed notebooks are in test_grade.py)
-        "wrong_types_on_the_channel": ("reference", {}, [raw_frame('b\'{"ready": true, "cell_errors": 7}\'')], 0),
-        "deep_nesting_on_the_channel": ("reference", {}, [raw_frame('b"[" * 100000 + b"]" * 100000')], 0),
-        "huge_frame_on_the_channel": ("reference", {}, [raw_frame('b"x" * (1 << 21)')], 0),
+        "wrong_types_on_the_channel": ("reference", {}, [raw_frame('b\'{"ready": true, "cell_errors": 7}\'')], FULL),
+        "deep_nesting_on_the_channel": ("reference", {}, [raw_frame('b"[" * 100000 + b"]" * 100000')], FULL),
+        "huge_frame_on_the_channel": ("reference", {}, [raw_frame('b"x" * (1 << 21)')], FULL),
         "surrogates_in_messages": ("reference", {}, ["raise RuntimeError('ATTACK text \\ud800 \\udfff')"], FULL),
         # 4. starving the neighbours
         "fill_the_disk": ("reference", {}, ["""
@@ -356,9 +359,9 @@ def test_no_attack_scores_more_than_its_honest_functions(battlefield, attack):
     ("theft_by_reading_memory", "opened /proc/self/mem: the sandbox stopped it"),
     ("theft_by_gc", "used gc.get_objects: the sandbox stopped it"),
     ("links_and_pipes", "ATTACK made ['output.txt', 'results.json', 'plan', 'fifo']"),
-    ("wrong_types_on_the_channel", "malformed report"),
-    ("deep_nesting_on_the_channel", "not JSON (RecursionError)"),
-    ("huge_frame_on_the_channel", "a message of 2097152 bytes"),
+    ("wrong_types_on_the_channel", "ATTACK found no channel"),
+    ("deep_nesting_on_the_channel", "ATTACK found no channel"),
+    ("huge_frame_on_the_channel", "ATTACK found no channel"),
     ("surrogates_in_messages", "ATTACK text \\ud800 \\udfff"),
     ("fill_the_disk", "then No space left on device"),
     ("thousands_of_threads", "threads then: can't start new thread"),
@@ -383,8 +386,8 @@ def test_attacks_are_reported_with_a_reason(battlefield):
     assert status["infinite_loop"] == "timeout" and status["fork_bomb"] == "timeout"
     assert status["threads_are_fine"] == "ok" and status["honest"] == "ok"
     assert status["fake_results_then_exit"] == "crashed" and "exited with code 0" in results["fake_results_then_exit"].detail
-    assert status["wrong_types_on_the_channel"] == "protocol violation"
-    assert status["closes_its_channel"] == "crashed"
+    assert status["wrong_types_on_the_channel"] == "cell errors"  # it found no channel to write on
+    assert status["closes_its_channel"] == "ok"  # it closed nothing of the grader's: only relu_grad's answer is wrong
     assert status["loop_in_one_function"] == "timeout"
     looping = [c for c in results["loop_in_one_function"].cases if c.question == "q3"]
     assert "timed out" in looping[0].message and "not run" in looping[-1].message
