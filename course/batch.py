@@ -276,7 +276,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
 
 def write_outputs(results: list[Result], plan: dict, output: Path, roster: Path | None, lms_column: str | None,
                   late_penalty: str | None, log) -> list[Result]:
-    missing = sorted({line for r in results for line in r.log if line.startswith("NO ")})
+    missing = sorted({"NO " + p for r in results for p in r.protections_missing})
     for line in missing:
         log(f"warning: a protection is missing on this machine: {escape(line)}")
     for line in export.write_all(results, plan, output, roster, lms_column=lms_column, late_penalty=late_penalty,

@@ -114,7 +114,7 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
                      r.status.value, n(r.detail), "yes" if counted else "no", n(_note(s, r)), _language(r),
                      *[f"{scores.get(q, 0):g}" for q in questions], f"{r.score:g}", lms.number(penalty),
                      lms.number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0",
-                     n("; ".join(line for line in r.log if line.startswith("NO ")))])
+                     n("; ".join("NO " + p for p in r.protections_missing))])
     return _csv(rows)
 
 

@@ -74,6 +74,7 @@ class Session:
     restarts: int = -1
     cell_errors: list[protocol.CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # protections the sandbox lacked, sealed before the notebook ran
 
     def start(self) -> StudentProcess:
         if self.restarts >= self.limits.restarts:
@@ -83,8 +84,14 @@ class Session:
         try:
             process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
                           "language": self.notebook.language, "skip": self.plan.get("demonstrations", [])})
+            sealed, _ = process.receive(self.limits.notebook_seconds)
+            protections = protocol.validate_sandbox(sealed)  # measured before the notebook was there
             message, _ = process.receive(self.limits.notebook_seconds)
-            self.cell_errors, self.notes = protocol.validate_ready(message)
+            self.cell_errors, notes, ran = protocol.validate_ready(message)
+            self.missing = [p.detail for p in protections if not p.present]
+            self.notes = [p.line() for p in protections] + [
+                f"ran {ran} of {len(self.notebook.cells)} code cells (unchanged demonstrations skipped)"] + [
+                f"the notebook: {note}" for note in notes]  # its own words: never read as the sandbox's
         except protocol.ProtocolViolation as error:
             process.close()
             raise Died(Status.PROTOCOL, f"while running the notebook: sent something that is not a report ({error})")
@@ -199,6 +206,7 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
              for e in errors]
     shown = lines if len(lines) <= 20 else lines[:15] + [f"... {len(lines) - 20} more ..."] + lines[-5:]
     result.log += shown + session.notes
+    result.protections_missing = session.missing
     result.status, result.detail = overall_status(problems, missing)
     result.seconds = time.monotonic() - start
     return result

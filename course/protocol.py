@@ -11,10 +11,13 @@ Every string that came from the student side is cleaned (``clean``): cut to a le
 bidi and zero-width characters and lone surrogates escaped, so any log, CSV or web page can hold it.
 
 Messages, in order:
+    student -> grader  {"sandbox": [{"name": "...", "present": bool, "detail": "..."}, ...]}
+                       (sent right after the lock-down, before the notebook exists there)
     grader -> student  {"op": "run", "cells": [[index, source], ...], "fixtures": {...},
                         "language": "en", "skip": [sha256 of an unchanged demonstration cell, ...]}
-    student -> grader  {"ready": true, "notes": [...], "cell_errors": [{"cell": n, "line": "first line",
-                        "error": "Type: message", "consequence": bool}]}   (n: among the code cells, from 1)
+    student -> grader  {"ready": true, "notes": [...], "ran": cells run, "cell_errors": [{"cell": n,
+                        "line": "first line", "error": "Type: message", "consequence": bool}]}
+                       (n: among the code cells, from 1; notes: what the cell runner skipped)
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
                      | {"error": "...", "fn": "...", "missing": bool}
@@ -30,6 +33,8 @@ import time
 from typing import TypedDict
 
 from course.text import escape
+
+from course.sandbox import Protection
 
 MAX_HEADER = 1 << 20  # bytes of JSON in one message
 MAX_BUFFERS = 256
@@ -140,6 +145,23 @@ class Reader:
         return message, buffers
 
 
+def validate_sandbox(message: object) -> list[Protection]:
+    """The student process's first message: the protections it measured before it read the
+    notebook.  Kept for the whole submission; nothing later can add to it."""
+    names = {"limits", "namespaces", "filesystem", "identity", "landlock", "seccomp", "signals", "descendants",
+             "channel"}
+    if not (isinstance(message, dict) and set(message) == {"sandbox"} and isinstance(message["sandbox"], list)
+            and len(message["sandbox"]) <= 20):
+        raise ProtocolViolation("no report of the sandbox's protections")
+    found = []
+    for entry in message["sandbox"]:
+        if not (isinstance(entry, dict) and set(entry) == {"name", "present", "detail"} and entry["name"] in names
+                and type(entry["present"]) is bool and isinstance(entry["detail"], str)):
+            raise ProtocolViolation("a malformed protection")
+        found.append(Protection(entry["name"], entry["present"], clean(entry["detail"], 300)))
+    return found
+
+
 class CellError(TypedDict):
     """A cell that raised (``course.execute`` finds them)."""
     cell: int  # 1-based position among the notebook's code cells, as the student counts them
@@ -148,12 +170,13 @@ class CellError(TypedDict):
     consequence: bool  # a NameError for a name that an earlier failed cell binds
 
 
-def validate_ready(message: object) -> tuple[list[CellError], list[str]]:
-    """The student process's report after running the cells: (cell errors, sandbox notes)."""
-    if not (isinstance(message, dict) and set(message) == {"ready", "cell_errors", "notes"}
+def validate_ready(message: object) -> tuple[list[CellError], list[str], int]:
+    """The student process's report after running the cells: (cell errors, the runner's notes,
+    cells run).  Notes are the notebook's own words (a skipped magic): never the sandbox's."""
+    if not (isinstance(message, dict) and set(message) == {"ready", "cell_errors", "notes", "ran"}
             and message["ready"] is True and isinstance(message["cell_errors"], list)
-            and isinstance(message["notes"], list) and len(message["cell_errors"]) <= 10000
-            and len(message["notes"]) <= 50):
+            and isinstance(message["notes"], list) and len(message["notes"]) <= 100
+            and type(message["ran"]) is int and len(message["cell_errors"]) <= 10000):
         raise ProtocolViolation("a malformed report after running the notebook")
     errors: list[CellError] = []
     for entry in message["cell_errors"]:
@@ -168,7 +191,7 @@ def validate_ready(message: object) -> tuple[list[CellError], list[str]]:
         if not isinstance(note, str):
             raise ProtocolViolation("a malformed note")
         notes.append(clean(note, 300))
-    return errors, notes
+    return errors, notes, message["ran"]
 
 
 def validate_outputs(message: object, calls: int) -> list | tuple[str, str, bool]:

@@ -60,6 +60,7 @@ class Result:
     log: list[str] = field(default_factory=list)  # for the instructor: cell errors, sandbox notes
     seconds: float = 0.0
     digest: str = ""  # of the submission and the autograder: a resumed batch skips what it has
+    protections_missing: list[str] = field(default_factory=list)  # as the sandbox measured them, before any student code
     code: dict[str, str] = field(default_factory=dict)  # graded function -> its source, for the similarity check
 
     @property

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import gettext
+import inspect
 import math
 import os
 import re
@@ -173,7 +174,8 @@ MACHINERY = {
                             "torch._C._set_grad_enabled", "_thread.start_new_thread"),
 }
 # Calls of a guarded API that stay allowed while it is forbidden (they cannot compute a derivative).
-_HARMLESS = {"torch._C._set_grad_enabled": lambda enabled, *_: not enabled}
+# Identity, never truth: an object whose ``__bool__`` answers False once and True later gains nothing.
+_HARMLESS = {"torch._C._set_grad_enabled": lambda *args, **kwargs: len(args) == 1 and args[0] is False and not kwargs}
 
 
 class ForbiddenAPIError(RuntimeError):
@@ -188,39 +190,53 @@ def expand(apis) -> list[str]:
     return found
 
 
-# The guard's state.  In the hardened grader the sandbox moves the originals into an audit hook
-# (``sandbox.Vault``), out of the student's reach, and answers the guards' questions there.
+# The guard's state outside the hardened grader (otter, the build).  In the hardened grader the
+# sandbox moves the originals into an audit hook (``sandbox.Vault``), which keeps the forbid
+# stack itself and answers the guards there; nothing in this module then decides anything.
 _originals: dict[str, Callable] = {}
 _forbidden: list[tuple[object, frozenset, str]] = []
 _VAULT = False
 
 
+def refusal(message: str) -> Callable:
+    """What a guard calls instead of a forbidden API: a function that raises ``message``."""
+    def refused(*args, **kwargs):
+        raise ForbiddenAPIError(message)
+    return refused
+
+
 def _ask(qualname: str, box: list, harmless: bool) -> None:
-    """Put into ``box`` the original API, or the reason it is forbidden now."""
-    for _token, apis, message in _forbidden:
+    """Put into ``box`` the original API, or a refusal naming why it is forbidden now."""
+    for _token, apis, message in reversed(_forbidden):
         if qualname in apis and not harmless:
-            box.append(message)
+            box.append(refusal(message + ": " + _("it called") + " " + qualname))
             return
     box.append(_originals[qualname])
 
 
-def _guard(qualname: str) -> Callable:
+def _guard(qualname: str, original: Callable | None = None) -> Callable:
     harmless = _HARMLESS.get(qualname)
 
     def guard(*args, **kwargs):
         box: list = []
-        allowed_anyway = bool(harmless and harmless(*args, **kwargs))
         if _VAULT:  # the vault checks that this very code asks
-            sys.audit("course.api", qualname, box, allowed_anyway)
+            sys.audit("course.api", qualname, box, bool(harmless and harmless(*args, **kwargs)))
         else:
-            _ask(qualname, box, allowed_anyway)
-        if not box:
-            raise ForbiddenAPIError(f"the grader's guard for {qualname} is missing")
-        if isinstance(box[0], str):
-            raise ForbiddenAPIError(box[0] + ": " + _("it called") + " " + qualname)
-        return box.pop()(*args, **kwargs)  # never named: the original stays out of reach
+            _ask(qualname, box, bool(harmless and harmless(*args, **kwargs)))
+        # No name is looked up between the answer and the call: patching this module's globals,
+        # builtins or a closure cannot see the original, which never gets a name here.
+        return box.pop()(*args, **kwargs)
 
     guard.__course_guard__ = qualname
+    if original is not None:  # help() and inspect show the original's name, signature and doc
+        for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
+            value = getattr(original, attribute, None)
+            if isinstance(value, str):
+                setattr(guard, attribute, value)
+        try:
+            guard.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
+        except (TypeError, ValueError):
+            pass
     return guard
 
 
@@ -256,7 +272,7 @@ def install_guards(apis) -> list[str]:
             continue
         _originals[qualname] = original
         wanted[id(original)] = qualname
-        setattr(owner, attr, _guard(qualname))
+        setattr(owner, attr, _guard(qualname, original))
     if wanted:
         guards = {q: getattr(*_resolve(q)) for q in wanted.values()}
         for module in list(sys.modules.values()):
@@ -273,7 +289,8 @@ def install_guards(apis) -> list[str]:
 @contextlib.contextmanager
 def forbid(apis, message: str):
     """While the block runs, calling any of ``apis`` (or what they run on) raises
-    ``ForbiddenAPIError``; with autograd forbidden, grad mode is off."""
+    ``ForbiddenAPIError``; with autograd forbidden, grad mode is off.  (The hardened grader
+    forbids through its vault instead: ``course.worker``.)"""
     apis = frozenset(expand(apis))
     if not apis:
         yield
@@ -283,17 +300,11 @@ def forbid(apis, message: str):
     was_enabled = torch.is_grad_enabled()
     if no_grad:
         torch.set_grad_enabled(False)
-    if _VAULT:
-        sys.audit("course.forbid", token, apis, message)
-    else:
-        _forbidden.append((token, apis, message))
+    _forbidden.append((token, apis, message))
     try:
         yield
     finally:
-        if _VAULT:
-            sys.audit("course.permit", token)
-        else:
-            _forbidden[:] = [entry for entry in _forbidden if entry[0] is not token]
+        _forbidden[:] = [entry for entry in _forbidden if entry[0] is not token]
         if no_grad:
             torch.set_grad_enabled(was_enabled)
 

@@ -15,10 +15,18 @@ worker -> grader: {"started": pid}, {"exited": pid, "signal": n | null, "code": 
 
 from __future__ import annotations
 
+import _thread
+import collections
 import ctypes
+import dataclasses
+import functools
+import gc
 import importlib
 import json
+import json.scanner
+import operator
 import os
+import queue
 import select
 import signal
 import socket
@@ -92,50 +100,189 @@ class _Otter(types.ModuleType):
 
 
 # ---------------------------------------------------------------- the student process
+#
+# Two threads.  The main thread holds the channel and never runs the notebook: it reads a
+# message with C functions it captured before the notebook existed, hands it to the *runner*
+# thread and writes back the bytes the runner made.  The runner runs the cells and the cases
+# from a loop written in C (``deque(map(call, iter(get, None)))``), so no frame of the grader's
+# is above the notebook's code: a frame walk finds only the case code below, which holds no
+# state of the grader's.  A case's forbidden APIs are forbidden by the vault (``sandbox.Vault``)
+# from ``_answer``'s own code before any of the student's code runs, and the reply is packed and
+# encoded before they are permitted again: patching a module, ``json`` or a tensor method
+# changes nothing that runs outside the forbid.
+
+STACK_BYTES = 64 << 20  # the runner's stack: deep recursion in a notebook as in a main thread
+
+
+def _sealed_channel(sock: socket.socket):
+    """(receive, send) on the grader's channel, built only from C functions captured now: the
+    notebook can patch ``struct``, ``socket`` or builtins and they stay as they were."""
+    import _socket
+    recv_into, sendall = _socket.socket.recv_into, _socket.socket.sendall
+    prefix, length = protocol._PREFIX.unpack_from, protocol._LENGTH.unpack_from
+    new_buffer, new_bytes, as_view = bytearray, bytes, memoryview
+
+    def exactly(n: int):
+        buffer = new_buffer(n)
+        view, got = as_view(buffer), 0
+        while got < n:
+            count = recv_into(sock, view[got:], n - got)
+            if not count:
+                return None
+            got += count
+        return new_bytes(buffer)
+
+    def receive():
+        """The next message's JSON text from the grader (None when it hung up), its buffers
+        dropped.  Text only: the thread that keeps the channel never holds an object the
+        notebook could have touched, so no finalizer of the notebook's ever runs in it."""
+        head = exactly(6)
+        header = head is not None and exactly(prefix(head)[0])
+        if not header:
+            return None
+        for _ in range(prefix(head)[1]):
+            size = exactly(8)
+            if size is None or exactly(length(size)[0]) is None:
+                return None
+        return header.decode()
+
+    def send(data: bytes) -> None:
+        sendall(sock, data)
+
+    return receive, send
+
+
+def _own_descriptors(channel: int, replies: int, write, pipe: int, frame, found: list) -> None:
+    """The runner's first job, before the notebook exists: a descriptor table without the channel."""
+    found.append(sandbox.own_descriptors(channel, [replies]))
+    write(pipe, frame(0))
+
+
+def _run_cells(namespace: dict, to_run: list[tuple[int, str]], language: str, write, pipe: int, frame,
+               disable_gc) -> None:
+    """A job of the runner: the notebook's cells as Jupyter runs them (``execute``), then the
+    ready message (nothing is forbidden while cells run)."""
+    runtime.set_language(language)  # the language lives in a context variable: set it in this thread
+    cell_errors, notes = execute.run_cells(to_run, namespace, runtime._)
+    torch.set_num_threads(1)
+    data = protocol.encode({"ready": True, "cell_errors": cell_errors, "notes": notes, "ran": len(to_run)})
+    disable_gc()
+    write(pipe, frame(data.__len__()) + data)
+
+
+def _answer(text: str, scan, write, pipe: int, frame, audit, escape, prefix, language: str, enable_gc,
+            disable_gc, functions: dict, fixtures: dict) -> None:
+    """A job of the runner: one case.  The only code the vault takes a forbid or a permit from.
+
+    Everything it needs before the forbid is an argument (C functions captured before the
+    notebook ran, the message's text, plain strings): no global, builtin or module attribute is
+    looked up until the case's forbidden APIs are forbidden, and the permit comes only after
+    the reply is bytes.  Until then no finalizer runs either (the main thread turned the
+    collector off), and a thread of the notebook's would make the vault refuse the forbid."""
+    case, token, box = scan(text, 0)[0], [pipe], []  # type: ignore[var-annotated]
+    forbidding = [call for call in case["calls"] if call.get("forbid")]
+    if forbidding:
+        fn = forbidding[0]["fn"]
+        audit("course.forbid", token, [api for call in forbidding for api in call["forbid"]], fn,
+              forbidding[0].get("because", "call it"), language, box)
+    if box:  # not safe to forbid now: the case fails with the reason, encoded by C alone
+        head = ('{"error":' + escape(fn + ": " + box[0]) + ',"fn":' + escape(fn) + ',"missing":false}').encode()
+        data = prefix(head.__len__(), 0) + head
+    else:
+        enable_gc()
+        try:
+            data = _outputs(case["calls"], functions, fixtures)
+        except BaseException as error:  # a student's object that fails even to describe itself
+            data = protocol.encode({"error": protocol.clean(type(error).__name__, 300), "fn": "?", "missing": False})
+        finally:
+            disable_gc()
+            if forbidding:
+                audit("course.permit", token)
+    write(pipe, frame(data.__len__()) + data)
+
+
+def _outputs(calls: list, functions: dict, fixtures: dict) -> bytes:
+    """The case's reply as bytes, made while its APIs are forbidden (``_answer``)."""
+    try:
+        # the vault forbids for the whole case; runtime's own forbid is otter's
+        outputs = runtime.run_case(functions, [dict(call, forbid=()) for call in calls], fixtures)  # type: ignore[misc]
+        buffers: list[bytes] = []
+        reply: dict = {"outputs": [runtime.pack(value, buffers) for value in outputs]}
+    except runtime.CallFailed as failure:
+        reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing}, []
+    except BaseException as error:  # SystemExit from a student's function, say
+        reply, buffers = {"error": protocol.clean(f"{type(error).__name__}: {error}", 300), "fn": "?",
+                          "missing": False}, []
+    try:
+        return protocol.encode(reply, buffers)
+    except (ValueError, TypeError):  # a value JSON cannot carry
+        return protocol.encode({"outputs": [{"object": "an unsendable value"}] * len(calls)})
 
 
 def student_process(channel: socket.socket, output: int, start: dict) -> None:
-    """Lock down, then read the notebook, run it, and answer cases until the grader hangs up."""
+    """Lock down, report the protections, then read the notebook, run it, and answer cases
+    until the grader hangs up."""
     os.setsid()
     null = os.open("/dev/null", os.O_RDONLY)
     os.dup2(null, 0), os.dup2(output, 1), os.dup2(output, 2)
     os.closerange(3, channel.fileno())
     os.closerange(channel.fileno() + 1, 1 << 16)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the output cap, writes fail instead
-    notes = sandbox.isolate(start["limits"], start["base"], start["uid"], RUNTIME_DIR, start["home"])
-    sandbox.Vault.lock(channel)
-    request, _ = protocol.receive_blocking(channel)
+    protections = sandbox.isolate(start["limits"], start["base"], start["uid"], RUNTIME_DIR, start["home"])
+    receive, send = _sealed_channel(channel)
+    # What this thread uses from now on, captured before the notebook can patch anything.
+    answer, partial, audit, enable_gc, disable_gc = _answer, functools.partial, sys.audit, gc.enable, gc.disable
+    read, write, frame, size = os.read, os.write, protocol._LENGTH.pack, protocol._LENGTH.unpack
+    escape, prefix, join = json.encoder.encode_basestring_ascii, protocol._PREFIX.pack, b"".join
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # C's: no hook, no Python
+    replies, pipe = os.pipe()  # the runner's replies: bytes only, never an object of the notebook's
+    jobs: queue.SimpleQueue = queue.SimpleQueue()
+    _thread.stack_size(STACK_BYTES)
+    runner = _thread.start_new_thread(collections.deque, (map(operator.call, iter(jobs.get, None)), 0))
+
+    def ask(job) -> bytes:
+        jobs.put(job)
+        head = read(replies, 8)
+        while head.__len__() < 8:
+            head += read(replies, 8 - head.__len__())
+        want, parts, got = size(head)[0], [], 0
+        while got < want:
+            part = read(replies, want - got if want - got < 1 << 20 else 1 << 20)
+            parts.append(part)
+            got += part.__len__()
+        return join(parts)
+
+    found: list = []
+    ask(partial(_own_descriptors, channel.fileno(), replies, write, pipe, frame, found))
+    protections.append(found[0])
+    # Measured before anything of the notebook is here, and sent first: nothing can change it.
+    send(protocol.encode({"sandbox": [dataclasses.asdict(p) for p in protections]}))
+    sandbox.Vault.lock(runner)
+
+    text = receive()
+    if text is None:
+        return
+    request = json.loads(text)
     sys.modules["otter"] = _Otter("otter")
-    runtime.set_language(request["language"])
     fixtures = runtime.load_fixtures(request["fixtures"])
-    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
-    to_run = cells.runnable(request["cells"], set(request["skip"]), execute.as_python)
-    notes.append(f"ran {len(to_run)} of {len(request['cells'])} code cells (unchanged demonstrations skipped)")
+    # The notebook's namespace is __main__'s, as in Jupyter (cProfile.run, pickle and doctest look there).
+    main = types.ModuleType("__main__")
+    namespace = main.__dict__
+    namespace["__builtins__"] = __builtins__
+    sys.modules["__main__"] = main
+    language = request["language"] if request.get("language") in ("en", "ko") else "en"
     number = {index: n for n, (index, _) in enumerate(request["cells"], 1)}  # as the student counts code cells
-    cell_errors, skipped = execute.run_cells([(number[index], source) for index, source in to_run], namespace,
-                                             runtime._)
-    notes += skipped
+    to_run = [(number[index], source)
+              for index, source in cells.runnable(request["cells"], set(request["skip"]), execute.as_python)]
     del request
-    torch.set_num_threads(1)
-    protocol.send(channel, {"ready": True, "cell_errors": cell_errors, "notes": notes})
+    send(ask(partial(_run_cells, namespace, to_run, language, write, pipe, frame, disable_gc)))
     while True:
-        try:
-            case, _ = protocol.receive_blocking(channel)
-        except protocol.ChannelClosed:
+        disable_gc()  # no finalizer of the notebook's runs in this thread while it reads a case
+        text = receive()
+        if text is None:
             return
-        try:
-            outputs = runtime.run_case(namespace, case["calls"], fixtures)
-            buffers: list[bytes] = []
-            reply = {"outputs": [runtime.pack(value, buffers) for value in outputs]}
-        except runtime.CallFailed as failure:
-            reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing}, []
-        except BaseException as error:  # SystemExit from a student's function, say
-            reply, buffers = {"error": protocol.clean(f"{type(error).__name__}: {error}", 300), "fn": "?",
-                              "missing": False}, []
-        try:
-            protocol.send(channel, reply, buffers)
-        except (ValueError, TypeError):  # a value JSON cannot carry
-            protocol.send(channel, {"outputs": [{"object": "an unsendable value"}] * len(case["calls"])})
+        send(ask(partial(answer, text, scan, write, pipe, frame, audit, escape, prefix, language, enable_gc, disable_gc,
+                         namespace, fixtures)))
 
 
 # ---------------------------------------------------------------- the worker
@@ -153,7 +300,7 @@ def worker(control_fd: int, guarded: list[str]) -> None:
         return
     preload()
     runtime.install_guards(guarded)
-    sandbox.Vault.install(runtime)
+    sandbox.Vault.install(runtime, _answer.__code__)
     os.setpgid(0, 0)
     while True:
         readable, _, _ = select.select([control], [], [], 0.2)

@@ -17,6 +17,7 @@ import re
 import socket
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,8 @@ def cheat_source(paths: list[str]) -> str:
 
 
 def raw_frame(header: str) -> str:
-    """A cell that writes one frame of its own on the grader's channel, then exits."""
+    """A cell that writes one frame of its own on the grader's channel, then exits; the channel is
+    out of the notebook's reach (its threads have a descriptor table of their own), so it says so."""
     return textwrap.dedent(f"""
         import os, stat, struct
         header = {header}
@@ -71,9 +73,10 @@ def raw_frame(header: str) -> str:
             try:
                 if stat.S_ISSOCK(os.fstat(fd).st_mode):
                     os.write(fd, struct.pack("!IH", len(header), 0) + header)
+                    os._exit(0)
             except OSError:
                 pass
-        os._exit(0)
+        raise RuntimeError("ATTACK found no channel")
     """)
 
 
@@ -153,9 +156,9 @@ print(open("output.txt").read()[:100] if os.path.exists("output.txt") else "no p
 raise RuntimeError(f"ATTACK made {{made}}")
 """], FULL),
         # 3. malformed answers on the channel (malformed notebooks are in test_grade.py)
-        "wrong_types_on_the_channel": ("reference", {}, [raw_frame('b\'{"ready": true, "cell_errors": 7}\'')], 0),
-        "deep_nesting_on_the_channel": ("reference", {}, [raw_frame('b"[" * 100000 + b"]" * 100000')], 0),
-        "huge_frame_on_the_channel": ("reference", {}, [raw_frame('b"x" * (1 << 21)')], 0),
+        "wrong_types_on_the_channel": ("reference", {}, [raw_frame('b\'{"ready": true, "cell_errors": 7}\'')], FULL),
+        "deep_nesting_on_the_channel": ("reference", {}, [raw_frame('b"[" * 100000 + b"]" * 100000')], FULL),
+        "huge_frame_on_the_channel": ("reference", {}, [raw_frame('b"x" * (1 << 21)')], FULL),
         "surrogates_in_messages": ("reference", {}, ["raise RuntimeError('ATTACK text \\ud800 \\udfff')"], FULL),
         # 4. starving the neighbours
         "fill_the_disk": ("reference", {}, ["""
@@ -177,7 +180,7 @@ try:
         started += 1
 except RuntimeError as error:
     raise RuntimeError(f"ATTACK started {started} threads then: {error}")
-"""], FULL),
+"""], question_points(ASSIGNMENT)["q8"]),  # its threads still run: only q8, which forbids nothing, is called
         "memory_bomb": ("reference", {}, ["def bomb():\n    hoard = []\n    while True:\n"
                                           "        hoard.append(bytearray(100_000_000))\nbomb()"], FULL),
         "memory_bomb_in_one_function": ("reference", {"sigmoid_grad": "def sigmoid_grad(x):\n    return torch.ones(10**11)\n"},
@@ -325,7 +328,7 @@ with ThreadPoolExecutor(4) as pool:
 
 
 def marker(result) -> str:
-    found = [line for line in result.log if "ATTACK" in line]
+    found = [line for line in result.log if "ATTACK" in line or "the sandbox stopped it" in line]
     return found[0] if found else f"{result.status}: {result.detail}"
 
 
@@ -357,9 +360,9 @@ def test_no_attack_scores_more_than_its_honest_functions(battlefield, attack):
     ("theft_by_reading_memory", "opened /proc/self/mem: the sandbox stopped it"),
     ("theft_by_gc", "used gc.get_objects: the sandbox stopped it"),
     ("links_and_pipes", "ATTACK made ['output.txt', 'results.json', 'plan', 'fifo']"),
-    ("wrong_types_on_the_channel", "malformed report"),
-    ("deep_nesting_on_the_channel", "not JSON (RecursionError)"),
-    ("huge_frame_on_the_channel", "a message of 2097152 bytes"),
+    ("wrong_types_on_the_channel", "ATTACK found no channel"),
+    ("deep_nesting_on_the_channel", "ATTACK found no channel"),
+    ("huge_frame_on_the_channel", "ATTACK found no channel"),
     ("surrogates_in_messages", "ATTACK text \\ud800 \\udfff"),
     ("fill_the_disk", "then No space left on device"),
     ("thousands_of_threads", "threads then: can't start new thread"),
@@ -378,12 +381,14 @@ def test_each_attack_ran_and_saw_nothing(battlefield, attack, proof):
 
 def test_attacks_are_reported_with_a_reason(battlefield):
     results = battlefield["results"]
+    threads = [c.message for c in results["thousands_of_threads"].cases if c.question == "q3"]
+    assert threads and all("a thread the notebook started is still running" in m for m in threads), threads
     status = {name: str(r.status) for name, r in results.items()}
     assert status["infinite_loop"] == "timeout" and status["fork_bomb"] == "timeout"
     assert status["threads_are_fine"] == "ok" and status["honest"] == "ok"
     assert status["fake_results_then_exit"] == "crashed" and "exited with code 0" in results["fake_results_then_exit"].detail
-    assert status["wrong_types_on_the_channel"] == "protocol violation"
-    assert status["closes_its_channel"] == "crashed"
+    assert status["wrong_types_on_the_channel"] == "cell errors"  # it found no channel to write on
+    assert status["closes_its_channel"] == "ok"  # it closed nothing of the grader's: only relu_grad's answer is wrong
     assert status["loop_in_one_function"] == "timeout"
     looping = [c for c in results["loop_in_one_function"].cases if c.question == "q3"]
     assert "timed out" in looping[0].message and "not run" in looping[-1].message
@@ -609,3 +614,243 @@ def test_hostile_text_is_shown_escaped_everywhere(download):
             assert not any(char in data for char in HIDDEN), path
     row = _rows(output)["ansi/x\\x1b[31m\\nx.ipynb: ok\\u202egpj.ipynb"]
     assert float(row["total"]) == FULL and row["status"] == "cell errors"  # gained nothing, lost nothing
+
+
+# --- 1, 2 (issue 17): the grader's code and state out of reach; 16: curiosity is free --------
+
+AUTOGRAD_RELU = ("def relu_grad(x):\n    v = x.detach().clone().requires_grad_(True)\n"
+                 "    torch.relu(v).sum().backward()\n    return v.grad\n")
+AUTOGRAD_SIGMOID = ("def sigmoid_grad(x):\n    v = x.detach().clone().requires_grad_(True)\n"
+                    "    torch.sigmoid(v).sum().backward()\n    return v.grad\n")
+AUTOGRAD_MSE = ("def mse_grad(y_pred, y):\n    v = y_pred.detach().clone().requires_grad_(True)\n"
+                "    ((v - y) ** 2).mean().backward()\n    return v.grad\n")
+ENGINE_RELU = """import threading, queue
+from torch.autograd.variable import Variable
+inbox, outbox = queue.Queue(), queue.Queue()
+def helper():  # started in a cell, before anything is forbidden: grad mode is on in this thread
+    while True:
+        x = inbox.get()
+        v = x.detach().clone().requires_grad_(True)
+        out = torch.relu(v).sum()
+        outbox.put(Variable._execution_engine.run_backward((out,), (torch.ones_like(out),), False, False, (v,),
+                                                            False, False)[0])
+threading.Thread(target=helper, daemon=True).start()
+raise RuntimeError("ATTACK helper thread started")
+"""
+DUAL_RELU = ("def relu_grad(x):\n    import torch.autograd.forward_ad as fw\n"
+             "    out = torch.relu(fw.make_dual(x, torch.ones_like(x)))\n    return fw.unpack_dual(out).tangent\n")
+FRAME_WALK = """import sys
+def walk():
+    seen, forged = set(), 0
+    frame = sys._getframe()
+    while frame is not None:
+        seen |= set(frame.f_locals)
+        for value in list(frame.f_locals.values()):
+            if isinstance(value, list) and any(isinstance(v, str) and v.startswith(("namespaces", "seccomp")) for v in value):
+                value.append("NO seccomp (forged)")
+                forged += 1
+        frame = frame.f_back
+    grader = sorted(seen & {"notes", "channel", "request", "protections", "send", "receive", "start"})
+    return f"grader names seen: {grader}, forged: {forged}"
+"""
+CURIOUS_CELL = """import cProfile, gc, inspect, io, logging, pydoc, sys, traceback, warnings
+doc = pydoc.render_doc(torch.autograd.grad)
+assert "Compute and return the sum of gradients" in doc, doc[:300]
+assert str(inspect.signature(torch.autograd.grad)).startswith("(outputs"), inspect.signature(torch.autograd.grad)
+help(torch.func.jacrev)
+assert "def relu_grad" in inspect.getsource(relu_grad)
+cProfile.runctx("relu_grad(torch.randn(5, dtype=torch.float64))", globals(), locals())
+cProfile.runctx("torch.autograd.grad(torch.ones(2, requires_grad=True).sum(), [torch.ones(2, requires_grad=True)], allow_unused=True)", globals(), locals())
+gc.collect()
+try:
+    1 / 0
+except ZeroDivisionError:
+    traceback.print_exc()
+logging.getLogger("student").warning("a warning through logging %s", sys._getframe().f_code.co_name)
+warnings.warn("a warning through warnings")
+print(len(inspect.stack()), dir(torch.func.jacrev)[:3])
+"""
+CURIOUS_RELU = ("def relu_grad(x):\n    import inspect, logging, traceback, warnings, sys, gc\n"
+                "    inspect.stack(); traceback.format_stack(); sys._getframe(1).f_code\n"
+                "    logging.getLogger('student').warning('in a graded call'); warnings.warn('graded')\n"
+                "    gc.collect()\n    try:\n        torch.func.jacrev(torch.sin)(x)\n"
+                "    except Exception:\n        traceback.print_exc()\n"
+                "    return (x > 0).to(x.dtype)\n")
+
+
+def points_without(*questions: str) -> float:
+    return FULL - sum(question_points(ASSIGNMENT)[q] for q in questions)
+
+
+# While a thread of the notebook's runs or a forward-AD level is open, no function with forbidden
+# APIs is called (each such case says why): only gradient_check (q8, nothing forbidden) scores.
+ALONE = points_without("q1", "q2", "q3", "q4", "q5", "q6", "q7")
+
+
+@pytest.fixture(scope="module")
+def sealing(tmp_path_factory):
+    """Classes 1 and 2 of issue 17 and the honest curiosity of issue 16, in one batch."""
+    root = tmp_path_factory.mktemp("sealing")
+    autograd = {"relu_grad": AUTOGRAD_RELU, "sigmoid_grad": AUTOGRAD_SIGMOID, "mse_grad": AUTOGRAD_MSE}
+    cases = {
+        # name: (replaced functions, extra cells, expected score)
+        "honest": ({}, [], FULL),
+        "autograd_without_patch": (autograd, [], points_without("q3", "q4", "q5")),
+        "patch_forbid_and_expand": (autograd, ["""
+import sys, contextlib
+import course.runtime as rt
+for module in (rt, sys.modules['course.runtime']):
+    module.forbid = lambda apis, message: contextlib.nullcontext()
+    module.expand = lambda apis: []
+    module._forbidden.clear()
+for name in ('__main__', 'course.worker'):
+    if name in sys.modules:
+        sys.modules[name]._answer = sys.modules[name].__dict__.get('_outputs')
+raise RuntimeError("ATTACK patched runtime.forbid and runtime.expand")
+"""], points_without("q3", "q4", "q5")),
+        "thread_runs_the_engine_later": ({"relu_grad": "def relu_grad(x):\n    inbox.put(x)\n    return outbox.get()\n"},
+                                         [ENGINE_RELU], ALONE),
+        "open_dual_level": ({"relu_grad": DUAL_RELU}, ["import torch.autograd.forward_ad as fw\nfw.dual_level().__enter__()\n"
+                                                       "raise RuntimeError('ATTACK dual level left open')"],
+                            ALONE),
+        "frame_walk": ({"sigmoid_grad": FRAME_WALK + "def sigmoid_grad(x):\n    print(walk())\n"
+                        "    return torch.sigmoid(x) * torch.sigmoid(-x)\n"},
+                       [FRAME_WALK + "raise RuntimeError('ATTACK ' + walk())"], FULL),
+        "curious": ({"relu_grad": CURIOUS_RELU}, [CURIOUS_CELL], FULL),
+    }
+    for name, (replaced, cells, _) in cases.items():
+        make_submission(ASSIGNMENT, replaced, root / "submissions", name, cells)
+    results = course_grade(ASSIGNMENT, root / "submissions", root / "graded", limits=LIMITS)
+    return results, {name: spec[2] for name, spec in cases.items()}, root / "graded"
+
+
+@pytest.mark.parametrize("name", ["honest", "autograd_without_patch", "patch_forbid_and_expand",
+                                  "thread_runs_the_engine_later", "open_dual_level", "frame_walk", "curious"])
+def test_sealed_grader_scores_exactly_the_honest_work(sealing, name):
+    results, expected, _ = sealing
+    assert results[name].score == expected[name], (results[name].status, [c.message for c in results[name].cases])
+
+
+@pytest.mark.parametrize("name, proof, message", [
+    ("patch_forbid_and_expand", "ATTACK patched runtime.forbid", "it called torch."),
+    ("thread_runs_the_engine_later", "ATTACK helper thread started", "a thread the notebook started is still running"),
+    ("open_dual_level", "ATTACK dual level left open", "a forward-mode AD level is still open"),
+])
+def test_a_switched_off_guard_still_forbids(sealing, name, proof, message):
+    """The attack ran (its marker), and the forbidden function's cases say why they score 0."""
+    result = sealing[0][name]
+    assert proof in marker(result), marker(result)
+    relu = [c.message for c in result.cases if c.question == "q3"]
+    assert relu and all(message in m for m in relu), relu
+
+
+def test_no_frame_of_the_grader_is_reachable_and_protections_are_sealed(sealing):
+    results, _, graded = sealing
+    walk = marker(results["frame_walk"])
+    assert "ATTACK grader names seen: [], forged: 0" in walk, walk
+    assert str(results["curious"].status) == "ok" and str(results["honest"].status) == "ok"
+    import csv
+    rows = list(csv.DictReader(open(graded / "gradebook.csv", encoding="utf-8")))
+    assert rows and all(row["protections missing"] == "" for row in rows), [r["protections missing"] for r in rows]
+    assert "forged" not in (graded / "report.html").read_text(encoding="utf-8")
+
+
+def test_curiosity_is_free(sealing):
+    """help() on a guard shows the original's doc and signature; inspect, cProfile, gc.collect,
+    tracebacks, logging and warnings run, in cells and in graded calls, at full marks."""
+    result = sealing[0]["curious"]
+    assert result.score == FULL and not any("cell" in line and "Error" in line for line in result.log), result.log
+
+
+# --- 8 (issue 17): weaker kernels, emulated -------------------------------------------------
+
+KILL_ALL = """import os, signal
+seen = []
+for target in (-1, 1):
+    try:
+        os.kill(target, signal.SIGKILL)
+        seen.append("sent")
+    except OSError as error:
+        seen.append(error.strerror)
+raise RuntimeError(f"ATTACK kill: {seen}")
+"""
+OUTLIVE = """import os, time
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.execv("/bin/sleep", ["sleep", "4242.5"])
+    os._exit(0)
+time.sleep(0.5)
+raise RuntimeError("ATTACK double-forked a sleep")
+"""
+
+
+def weaker_kernel(tmp_path_factory, switch: str, cases: dict[str, tuple]) -> dict:
+    root = tmp_path_factory.mktemp("weaker")
+    for name, (replaced, cells) in cases.items():
+        make_submission(ASSIGNMENT, replaced, root / "submissions", name, cells)
+    started: list[int] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_TEST_WEAKER_KERNEL", switch)
+        launch = pool.Worker.launch
+
+        def recording_launch(self, limits):
+            process = launch(self, limits)
+            started.append(process.pid)
+            return process
+
+        patch.setattr(pool.Worker, "launch", recording_launch)
+        results = course_grade(ASSIGNMENT, root / "submissions", root / "graded", limits=LIMITS)
+    return {"results": results, "leftovers": [pid for pid in started if pool.running(pid)]}
+
+
+def sleepers() -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == b"sleep\0" + b"4242.5\0":
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the emulation of an ordinary user starts as root")
+def test_an_ordinary_user_on_landlock_5_keeps_signals_to_itself(tmp_path_factory):
+    """Every student process as one ordinary uid, Landlock without signal scoping (ABI 5): each
+    is the first process of a PID namespace of its own, so SIGKILL to every pid reaches only its
+    own descendants; its neighbours keep full marks, and the sandbox says how it confined them."""
+    batch = weaker_kernel(tmp_path_factory, "landlock=5,user=65534",
+                          {"honest": ({}, []), "killer": (None, [KILL_ALL]), "honest_too": ({}, [])})
+    results = batch["results"]
+    assert results["honest"].score == FULL and results["honest_too"].score == FULL
+    assert results["killer"].score == 0 and "ATTACK kill:" in marker(results["killer"]), marker(results["killer"])
+    log = results["honest"].log
+    assert "Landlock ABI 5: reads, writes, TCP confined" in log, log
+    assert "signals: only to its own descendants (a PID namespace of its own)" in log, log
+    assert not any(line.startswith("NO ") for line in log), log
+    assert batch["leftovers"] == []
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="the emulation of an ordinary user starts as root")
+def test_without_user_namespaces_the_missing_signal_confinement_is_reported(tmp_path_factory):
+    batch = weaker_kernel(tmp_path_factory, "landlock=5,user=65534,userns=0", {"honest": ({}, [])})
+    result = batch["results"]["honest"]
+    assert result.score == FULL, (result.status, result.detail, result.log)
+    assert any(line.startswith("NO signals not confined") for line in result.log), result.log
+    assert any(line.startswith("NO namespaces") for line in result.log), result.log
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="a PID namespace without seccomp needs root here")
+def test_without_seccomp_no_descendant_outlives_the_batch(tmp_path_factory):
+    assert sleepers() == []
+    batch = weaker_kernel(tmp_path_factory, "seccomp=0", {"outlive": ({}, [OUTLIVE]), "honest": ({}, [])})
+    results = batch["results"]
+    assert "ATTACK double-forked a sleep" in marker(results["outlive"]), marker(results["outlive"])
+    assert results["outlive"].score == FULL and results["honest"].score == FULL
+    log = results["honest"].log
+    assert "NO seccomp (not available): new processes and sockets allowed" in log, log
+    assert "descendants: killed with it (first process of its PID namespace)" in log, log
+    deadline = time.monotonic() + 5
+    while sleepers() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleepers() == [] and batch["leftovers"] == []

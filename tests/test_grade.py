@@ -61,14 +61,19 @@ def test_a_closed_channel_is_reported_as_closed():
 
 
 @pytest.mark.parametrize("message", [
-    {"ready": True, "cell_errors": 7, "notes": []},
-    {"ready": True, "cell_errors": [{"cell": "0", "error": "x"}], "notes": []},
-    {"ready": True, "cell_errors": [{"cell": 2, "error": "x"}], "notes": []},
-    {"ready": True, "cell_errors": [{"cell": 2, "line": "x", "error": "x", "consequence": 1}], "notes": []},
-    {"ready": True, "cell_errors": [{"cell": 0, "line": "x", "error": "x", "consequence": False}], "notes": []},
-    {"ready": True, "cell_errors": [{"cell": 2, "line": 5, "error": "x", "consequence": False}], "notes": []},
-    {"ready": True, "cell_errors": [], "notes": [3]},
-    {"ready": 1, "cell_errors": [], "notes": []},
+    {"ready": True, "cell_errors": 7, "notes": [], "ran": 1},
+    {"ready": True, "cell_errors": [{"cell": "0", "error": "x"}], "notes": [], "ran": 1},
+    {"ready": True, "cell_errors": [{"cell": 2, "error": "x"}], "notes": [], "ran": 1},
+    {"ready": True, "cell_errors": [{"cell": 2, "line": "x", "error": "x", "consequence": 1}], "notes": [], "ran": 1},
+    {"ready": True, "cell_errors": [{"cell": 0, "line": "x", "error": "x", "consequence": False}], "notes": [],
+     "ran": 1},
+    {"ready": True, "cell_errors": [{"cell": 2, "line": 5, "error": "x", "consequence": False}], "notes": [],
+     "ran": 1},
+    {"ready": True, "cell_errors": [], "notes": [3], "ran": 1},
+    {"ready": True, "cell_errors": [], "notes": [], "ran": "3"},
+    {"ready": True, "cell_errors": [], "notes": []},
+    {"ready": 1, "cell_errors": [], "notes": [], "ran": 1},
+    {"ready": True, "cell_errors": [], "ran": 1, "notes": [], "sandbox": [{"name": "seccomp"}]},
     [], "ready", None,
 ])
 def test_malformed_reports_are_protocol_violations(message):
@@ -79,11 +84,31 @@ def test_malformed_reports_are_protocol_violations(message):
 def test_text_from_the_student_side_is_cleaned():
     assert protocol.clean("a\ud800b") == "a\\ud800b"
     assert len(protocol.clean("x" * 10_000, 100)) < 120
-    errors, notes = protocol.validate_ready({"ready": True, "notes": [], "cell_errors": [
-        {"cell": 3, "line": "x = '\ud800'" + "y" * 500, "error": "\udfff" * 3, "consequence": False}]})
+    errors, notes, ran = protocol.validate_ready({"ready": True, "notes": ["\x1b[31mNO seccomp"], "ran": 4,
+                                                  "cell_errors": [{"cell": 3, "line": "x = '\ud800'" + "y" * 500,
+                                                                   "error": "\udfff" * 3, "consequence": False}]})
     assert errors[0]["error"] == "\\udfff" * 3 and errors[0]["cell"] == 3 and errors[0]["consequence"] is False
     assert errors[0]["line"].startswith("x = '\\ud800'yyy") and len(errors[0]["line"]) < 140
+    assert ran == 4 and notes == ["\\x1b[31mNO seccomp"]
     "".join(e["error"] + e["line"] for e in errors).encode("utf-8")  # writable anywhere
+
+
+@pytest.mark.parametrize("message", [
+    {"sandbox": [{"name": "seccomp", "present": "no", "detail": "x"}]},
+    {"sandbox": [{"name": "anything", "present": False, "detail": "x"}]},
+    {"sandbox": [{"name": "seccomp", "present": False, "detail": "x", "more": 1}]},
+    {"sandbox": [], "ready": True},
+    {"ready": True, "cell_errors": [], "ran": 1},
+])
+def test_protections_are_data_in_the_first_message(message):
+    with pytest.raises(protocol.ProtocolViolation):
+        protocol.validate_sandbox(message)
+
+
+def test_a_missing_protection_is_written_by_the_grader():
+    found = protocol.validate_sandbox({"sandbox": [{"name": "seccomp", "present": False, "detail": "seccomp (x)"},
+                                                   {"name": "landlock", "present": True, "detail": "Landlock ABI 7"}]})
+    assert [p.line() for p in found] == ["NO seccomp (x)", "Landlock ABI 7"]
 
 
 @pytest.mark.parametrize("problems, missing, expected", [
