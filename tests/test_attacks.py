@@ -129,6 +129,8 @@ import sys, linecache
 found = 0
 needle = "{CANARY[:6]}" + "{CANARY[6:]}"  # not whole in this cell's own source, which linecache holds
 for module in list(sys.modules.values()):
+    if module is sys.modules["__main__"]:  # the notebook's own namespace: this cell's needle is there
+        continue
     for value in list(getattr(module, "__dict__", {{}}).values()):
         found += needle in repr(value)[:100000]
 found += sum(needle in "".join(entry[2]) for entry in linecache.cache.values() if len(entry) > 2)

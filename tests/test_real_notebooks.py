@@ -29,7 +29,17 @@ from tests.grading import ROOT, autograder_zip
 ASSIGNMENT = "hw04_hessians"
 CORRECT = ROOT / "examples" / "submissions" / ASSIGNMENT / "correct.ipynb"
 LIMITS = Limits(notebook_seconds=60, call_seconds=10, memory_mb=3072)
-IMPORTS, NUMERICAL_HESSIAN, BUMPY, NEWTON_STEP = 2, 3, 5, 16  # code cells of the sample, counted from 1
+
+
+def code_cell(starts: str) -> int:
+    """The number (from 1, among code cells) of the sample's first code cell that starts with ``starts``."""
+    sources = ["".join(c["source"]) for c in json.loads(CORRECT.read_text(encoding="utf-8"))["cells"]
+               if c["cell_type"] == "code"]
+    return next(n for n, source in enumerate(sources, 1) if source.startswith(starts))
+
+
+IMPORTS, NUMERICAL_HESSIAN, BUMPY, NEWTON_STEP = (code_cell(start) for start in (
+    "import math", "def numerical_hessian", "def bumpy", "def newton_step"))
 
 
 def variant(changes: dict[int, Callable[[str], str]] = {}, after: dict[int, str] = {}) -> bytes:
@@ -118,8 +128,8 @@ def test_honest_jupyter_notebooks_get_full_marks(grader, name):
     assert result.status is Status.OK, (result.status, result.detail, result.log)
     assert result.score == result.max_score > 0, [c.message for c in result.cases if c.message]
     if name == "pip_lines":
-        assert "cell 2: `!pip install tqdm` skipped: the grader runs no shell commands" in notes
-        assert "cell 2: `%pip install tqdm` skipped: the grader runs no shell commands" in notes
+        assert f"the notebook: cell {IMPORTS}: `!pip install tqdm` skipped: the grader runs no shell commands" in notes
+        assert f"the notebook: cell {IMPORTS}: `%pip install tqdm` skipped: the grader runs no shell commands" in notes
 
 
 def test_a_missing_package_is_named_and_what_it_stopped_is_a_consequence(grader):
