@@ -11,6 +11,7 @@ crashed is not called again; a fresh process answers the remaining cases.
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -72,6 +73,7 @@ class Session:
     limits: Limits
     process: StudentProcess | None = None
     restarts: int = -1
+    budget_end: float = math.inf  # time.monotonic() when the notebook's time budget is used up
     cell_errors: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -83,7 +85,7 @@ class Session:
         try:
             process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
                           "language": self.notebook.language, "skip": self.plan.get("demonstrations", [])})
-            message, _ = process.receive(self.limits.notebook_seconds)
+            message, _ = self.receive(process, self.limits.notebook_seconds)
             self.cell_errors, self.notes = protocol.validate_ready(message)
         except protocol.ProtocolViolation as error:
             process.close()
@@ -91,6 +93,8 @@ class Session:
         except Died as died:
             tail = process.output_tail(300)
             process.close()
+            if died.detail == budget_message(self.limits):
+                raise
             raise Died(died.status, f"while running the notebook: {died.detail}"
                        + (f"; its last output: {tail!r}" if tail else ""))
         self.process = process
@@ -100,7 +104,7 @@ class Session:
         """One case's outputs, or (function, error message, missing); raises ``Died``."""
         process = self.process or self.start()
         process.send({"op": "case", "calls": calls})
-        message, buffers = process.receive(self.limits.call_seconds * len(calls))
+        message, buffers = self.receive(process, self.limits.call_seconds * len(calls))
         try:
             answer = protocol.validate_outputs(message, len(calls))
             if isinstance(answer, tuple):
@@ -109,10 +113,33 @@ class Session:
         except (ValueError, RecursionError, protocol.ProtocolViolation) as error:
             raise Died(Status.PROTOCOL, f"sent something that is not an answer ({protocol.clean(error, 200)})")
 
+    def receive(self, process: StudentProcess, seconds: float) -> tuple[object, list[bytes]]:
+        """``process.receive`` within ``seconds`` and the notebook's budget: a wait the budget
+        cut short ends in the budget's message, not in a timeout the student could not see."""
+        left = self.budget_end - time.monotonic()
+        if left >= seconds:
+            return process.receive(seconds)
+        try:
+            return process.receive(max(0.0, left))
+        except Died as died:
+            if died.status is Status.TIMEOUT:
+                raise Died(Status.TIMEOUT, budget_message(self.limits))
+            raise
+
     def drop(self) -> None:
         if self.process is not None:
             self.process.close()
             self.process = None
+
+
+def budget_reason(limits: Limits) -> str:
+    return runtime._("the time budget of the notebook ({seconds:g} s for its cells and every call) was used up; "
+                     "make the slow functions faster").format(seconds=limits.budget_seconds)
+
+
+def budget_message(limits: Limits) -> str:
+    """A case's message when the notebook's budget ran out before or while it ran."""
+    return runtime._("not graded: {why}").format(why=budget_reason(limits))
 
 
 def judge_case(question: runtime.QuestionSpec, case: runtime.CaseSpec, outputs: list, fixtures: dict) -> str:
@@ -155,11 +182,12 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
         return all_zero(plan, result, Status.NOT_A_NOTEBOOK, str(problem), start)
     result.language = notebook.language
     runtime.set_language(notebook.language)
-    session = Session(worker, plan, notebook, limits)
+    session = Session(worker, plan, notebook, limits, budget_end=start + limits.budget_seconds)
     try:
         session.start()
     except Died as died:
-        return all_zero(plan, result, died.status, died.detail, start)
+        out_of_time = died.detail == budget_message(limits)
+        return all_zero(plan, result, died.status, budget_reason(limits) if out_of_time else died.detail, start)
     problems = [Status.CELL_ERRORS] if session.cell_errors else []
     missing: set[str] = set()
     broken: dict[str, str] = {}  # function -> how it failed: not called again
@@ -170,6 +198,9 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                 functions = [call["fn"] for call in case["calls"]]
                 if limits.deadline is not None and time.monotonic() > limits.deadline:
                     message = runtime._("not graded: the overall time limit ran out")
+                elif time.monotonic() >= session.budget_end:
+                    message = budget_message(limits)
+                    problems.append(Status.TIMEOUT)
                 elif any(fn in broken for fn in functions):
                     fn = next(fn for fn in functions if fn in broken)
                     message = runtime._("not run: {fn} {how} on an earlier case").format(fn=fn, how=broken[fn])
@@ -180,7 +211,8 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                         problems.append(died.status)
                         how = runtime._("timed out") if died.status is Status.TIMEOUT else runtime._("crashed")
                         broken.update({fn: how for fn in functions})
-                        message = f"{'/'.join(functions)}: {died.detail}"
+                        out_of_time = died.detail == budget_message(limits)
+                        message = died.detail if out_of_time else f"{'/'.join(functions)}: {died.detail}"
                         session.drop()
                     else:
                         if isinstance(answer, tuple):
@@ -198,6 +230,8 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
     shown = errors if len(errors) <= 20 else errors[:15] + [(-1, f"... {len(errors) - 20} more ...")] + errors[-5:]
     result.log += [f"cell {index}: {error}" if index >= 0 else error for index, error in shown] + session.notes
     result.status, result.detail = overall_status(problems, missing)
+    if time.monotonic() >= session.budget_end and result.status is Status.TIMEOUT:
+        result.detail = budget_reason(limits)
     result.seconds = time.monotonic() - start
     return result
 
