@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 
-from course import checks, protocol, runtime
+from course import checks, feedback, protocol, runtime
 from course.pool import Died, Limits, StudentProcess, Worker
 from course.results import CaseResult, Result, Status
 
@@ -74,7 +75,7 @@ class Session:
     process: StudentProcess | None = None
     restarts: int = -1
     budget_end: float = math.inf  # time.monotonic() when the notebook's time budget is used up
-    cell_errors: list[tuple[int, str]] = field(default_factory=list)
+    cell_errors: list[protocol.CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def start(self) -> StudentProcess:
@@ -142,6 +143,57 @@ def budget_message(limits: Limits) -> str:
     return runtime._("not graded: {why}").format(why=budget_reason(limits))
 
 
+def first_line(source: str) -> str:
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")[:120]
+
+
+def cell_errors_of(reported: list[protocol.CellError], notebook: Notebook) -> list[dict]:
+    """The cells that raised, numbered among the code cells (1-based) with their first line.
+    The student side's older report gave the notebook's cell index and neither the line nor
+    whether the error is a consequence: those are filled in here (a NameError after an
+    earlier failure counts as one)."""
+    numbers = {index: n for n, (index, _) in enumerate(notebook.cells, start=1)}
+    found: list[dict] = []
+    for error in reported:
+        number, line = error["cell"], error["line"]
+        if line is None:
+            number = numbers.get(number, number)
+            line = first_line(notebook.cells[number - 1][1]) if 1 <= number <= len(notebook.cells) else ""
+        consequence = error["consequence"]
+        if consequence is None:
+            consequence = bool(found) and error["error"].startswith("NameError")
+        found.append({"cell": number, "line": line, "error": error["error"], "consequence": consequence})
+    return found
+
+
+def blamed_cell(errors: list[dict], notebook: Notebook, name: str) -> dict | None:
+    """The failed cell to blame for ``name`` being undefined: the first cell that failed on its
+    own and mentions the name (``def name``, ``import name``, ``name = ...``), else the first
+    cell that failed on its own."""
+    causes = [e for e in errors if not e["consequence"]]
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    for error in causes:
+        if 1 <= error["cell"] <= len(notebook.cells) and pattern.search(notebook.cells[error["cell"] - 1][1]):
+            return error
+    return causes[0] if causes else None
+
+
+def with_cause(message: str, fn: str, missing: bool, errors: list[dict], notebook: Notebook) -> str:
+    """A case's message, saying when a failed cell is why a function is missing or hits a NameError."""
+    if not errors:
+        return message
+    if missing:
+        cell = blamed_cell(errors, notebook, fn)
+        return message if cell is None else runtime._("{fn} is missing because cell {cell} failed: {error}").format(
+            fn=fn, cell=cell["cell"], error=cell["error"])
+    undefined = re.search(r"NameError: name '(\w+)' is not defined", message)
+    cell = blamed_cell(errors, notebook, undefined.group(1)) if undefined else None
+    if cell is None:
+        return message
+    return message + " " + runtime._("(a consequence of cell {cell}'s error: {error})").format(
+        cell=cell["cell"], error=cell["error"])
+
+
 def judge_case(question: runtime.QuestionSpec, case: runtime.CaseSpec, outputs: list, fixtures: dict) -> str:
     """'' when the outputs are right, else what is wrong, in the student's terms."""
     try:
@@ -189,6 +241,7 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
         out_of_time = died.detail == budget_message(limits)
         return all_zero(plan, result, died.status, budget_reason(limits) if out_of_time else died.detail, start)
     problems = [Status.CELL_ERRORS] if session.cell_errors else []
+    cell_errors = cell_errors_of(session.cell_errors, notebook)
     missing: set[str] = set()
     broken: dict[str, str] = {}  # function -> how it failed: not called again
     try:
@@ -219,6 +272,7 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                             fn, message, is_missing = answer
                             if is_missing:
                                 missing.add(fn)
+                            message = with_cause(message, fn, is_missing, cell_errors, notebook)
                         else:
                             message = judge_case(question, case, answer, fixtures)
                 result.cases.append(CaseResult(question["name"], case["id"], case["label"],
@@ -226,10 +280,15 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                                                message))
     finally:
         session.drop()
-    errors = session.cell_errors
-    shown = errors if len(errors) <= 20 else errors[:15] + [(-1, f"... {len(errors) - 20} more ...")] + errors[-5:]
-    result.log += [f"cell {index}: {error}" if index >= 0 else error for index, error in shown] + session.notes
+    shown = cell_errors if len(cell_errors) <= 20 else cell_errors[:15] + cell_errors[-5:]
+    result.cell_errors = shown
+    result.log += [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" [a consequence]" if e["consequence"] else "")
+                   for e in shown] + session.notes
+    if len(cell_errors) > 20:
+        result.log.insert(len(result.log) - len(session.notes) - 5, f"... {len(cell_errors) - 20} more ...")
     result.status, result.detail = overall_status(problems, missing)
+    if result.status is Status.CELL_ERRORS:
+        result.detail = feedback.cell_error_text(feedback.first_failure(cell_errors) or cell_errors[0], cell_errors)
     if time.monotonic() >= session.budget_end and result.status is Status.TIMEOUT:
         result.detail = budget_reason(limits)
     result.seconds = time.monotonic() - start

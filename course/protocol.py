@@ -13,7 +13,8 @@ surrogates escaped, so any log, CSV or web page can hold it.
 Messages, in order:
     grader -> student  {"op": "run", "cells": [[index, source], ...], "fixtures": {...},
                         "language": "en", "skip": [sha256 of an unchanged demonstration cell, ...]}
-    student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "..."}], "notes": [...]}
+    student -> grader  {"ready": true, "cell_errors": [{"cell": i, "error": "...", "line": "...",
+                        "consequence": bool}], "notes": [...]}  ("line" and "consequence" optional)
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
                      | {"error": "...", "fn": "...", "missing": bool}
@@ -26,6 +27,7 @@ import select
 import socket
 import struct
 import time
+from typing import TypedDict
 
 MAX_HEADER = 1 << 20  # bytes of JSON in one message
 MAX_BUFFERS = 256
@@ -139,7 +141,17 @@ class Reader:
         return message, buffers
 
 
-def validate_ready(message: object) -> tuple[list[tuple[int, str]], list[str]]:
+class CellError(TypedDict):
+    """A cell that raised: its number, its first line, "Type: message", and whether it is a
+    NameError for a name an earlier failed cell binds (None: the student side did not say)."""
+
+    cell: int
+    error: str
+    line: str | None
+    consequence: bool | None
+
+
+def validate_ready(message: object) -> tuple[list[CellError], list[str]]:
     """The student process's report after running the cells: (cell errors, sandbox notes)."""
     if not (isinstance(message, dict) and set(message) == {"ready", "cell_errors", "notes"}
             and message["ready"] is True and isinstance(message["cell_errors"], list)
@@ -148,10 +160,13 @@ def validate_ready(message: object) -> tuple[list[tuple[int, str]], list[str]]:
         raise ProtocolViolation("a malformed report after running the notebook")
     errors = []
     for entry in message["cell_errors"]:
-        if not (isinstance(entry, dict) and set(entry) == {"cell", "error"} and type(entry["cell"]) is int
-                and isinstance(entry["error"], str)):
+        if not (isinstance(entry, dict) and {"cell", "error"} <= set(entry) <= {"cell", "error", "line", "consequence"}
+                and type(entry["cell"]) is int and isinstance(entry["error"], str)
+                and isinstance(entry.get("line", ""), str) and type(entry.get("consequence", False)) is bool):
             raise ProtocolViolation("a malformed cell error")
-        errors.append((entry["cell"], clean(entry["error"], 500)))
+        line = entry.get("line")
+        errors.append(CellError(cell=entry["cell"], error=clean(entry["error"], 500),
+                                line=None if line is None else clean(line, 120), consequence=entry.get("consequence")))
     notes = []
     for note in message["notes"]:
         if not isinstance(note, str):
