@@ -48,6 +48,12 @@ class CheckFailure(AssertionError):
     """A student's answer differs from the expected one; the message says how."""
 
 
+def timed_out(seconds: float) -> str:
+    """What a student reads when a graded call ran out of time, in ``course grade`` and in
+    ``otter run`` alike."""
+    return _("timed out after {seconds:g} s (an infinite loop, or far too slow)").format(seconds=seconds)
+
+
 def type_name(x: Any) -> str:
     """The name a student knows a value's type by (``numpy.float64``, ``complex``, ``dict``)."""
     if isinstance(x, Opaque):

@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from course import protocol
+from course import checks, protocol
 from course.results import Status
 
 STUDENT_UID_BASE = 200_000  # as root, each student process gets a uid of its own from here
@@ -86,7 +86,7 @@ class StudentProcess:
         try:
             message, buffers = self.reader.receive(deadline)
         except protocol.TimedOut:
-            raise Died(Status.TIMEOUT, f"timed out after {seconds:g} s (an infinite loop, or far too slow)")
+            raise Died(Status.TIMEOUT, checks.timed_out(seconds))
         except protocol.ChannelClosed:
             raise Died(Status.CRASHED, self.worker.how_it_ended(self.pid))
         except protocol.ProtocolViolation as error:
