@@ -74,7 +74,7 @@ class Session:
     limits: Limits
     process: StudentProcess | None = None
     restarts: int = -1
-    budget_end: float = math.inf  # time.monotonic() when the notebook's time budget is used up
+    budget_end: float = math.inf  # time.monotonic() when the notebook's time budget is used up (set at start)
     cell_errors: list[protocol.CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -83,6 +83,8 @@ class Session:
             raise Died(Status.CRASHED, "the notebook crashed or timed out too often")
         self.restarts += 1
         process = self.worker.launch(self.limits)
+        if self.budget_end == math.inf:  # from the first process on: a worker's warm-up is the grader's time
+            self.budget_end = time.monotonic() + self.limits.budget_seconds
         try:
             process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
                           "language": self.notebook.language, "skip": self.plan.get("demonstrations", [])})
@@ -234,7 +236,7 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
         return all_zero(plan, result, Status.NOT_A_NOTEBOOK, str(problem), start)
     result.language = notebook.language
     runtime.set_language(notebook.language)
-    session = Session(worker, plan, notebook, limits, budget_end=start + limits.budget_seconds)
+    session = Session(worker, plan, notebook, limits)
     try:
         session.start()
     except Died as died:

@@ -494,7 +494,7 @@ def test_a_forbidden_jacobian_gains_nothing_by_any_route(walkarounds, route):
 # --- 8. time: calls that each stop just short of the call timeout -------------------------------
 
 SLEEP = 2.0  # under LIMITS.call_seconds: no single call times out
-BUDGET = 8.0
+BUDGET = 15.0  # honest neighbours need a few seconds, on a busy machine more
 
 
 @pytest.fixture(scope="module")
@@ -517,7 +517,8 @@ def sleepers(tmp_path_factory):
 
 def test_sleepy_calls_are_bounded_and_gain_nothing_past_the_budget(sleepers):
     sleepy = sleepers["sleepy"]
-    assert sleepy.seconds < BUDGET + 3, sleepy.seconds  # not cases x call timeout
+    # not a sleep per case (the seconds include the worker's warm-up, which the budget does not count)
+    assert sleepy.seconds < len(sleepy.cases) * SLEEP, sleepy.seconds
     assert str(sleepy.status) == "timeout" and "time budget of the notebook" in sleepy.detail
     judged = [c for c in sleepy.cases if "time budget" not in c.message]
     cut = [c for c in sleepy.cases if "time budget" in c.message]

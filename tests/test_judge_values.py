@@ -142,6 +142,13 @@ def test_odd_returns_get_a_message_that_names_the_fix(got, words):
     assert words in str(raised.value), str(raised.value)
 
 
+def test_a_tensor_the_channel_cannot_carry_is_named_with_the_fix():
+    with pytest.raises(checks.CheckFailure) as raised:
+        checks.check(runtime.Opaque("torch.Tensor of dtype complex128"), torch.ones(2, dtype=torch.float64))
+    assert str(raised.value) == ("expected a torch.Tensor, got torch.Tensor of dtype complex128 "
+                                 "(return a dense tensor of the input's dtype)")
+
+
 def test_a_value_far_off_against_its_opposite_says_so_without_an_overflowing_error():
     with pytest.raises(checks.CheckFailure) as raised:
         checks.check(1.7e308, -1.7e308, hidden=True)
