@@ -73,6 +73,8 @@ def _hint(got: Any, wanted: str) -> str:
         return " " + _("(a NumPy array: convert it with torch.from_numpy(...))")
     if name == "complex":
         return " " + _("(a complex number: a square root or logarithm of a negative number?)")
+    if name.startswith("torch.Tensor of dtype"):  # a complex or sparse tensor, as the channel names it
+        return " " + _("(return a dense tensor of the input's dtype)")
     if wanted == "tensor" and (isinstance(got, torch.Tensor) or "Tensor" in name or "Parameter" in name):
         return " " + _("(a subclass of torch.Tensor: return a plain tensor, e.g. x.detach().clone())")
     return ""
