@@ -282,12 +282,12 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                                                message))
     finally:
         session.drop()
-    shown = cell_errors if len(cell_errors) <= 20 else cell_errors[:15] + cell_errors[-5:]
-    result.cell_errors = shown
-    result.log += [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" [a consequence]" if e["consequence"] else "")
-                   for e in shown] + session.notes
+    result.cell_errors = cell_errors if len(cell_errors) <= 20 else cell_errors[:15] + cell_errors[-5:]
+    lines = [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" [a consequence]" if e["consequence"] else "")
+             for e in result.cell_errors]
     if len(cell_errors) > 20:
-        result.log.insert(len(result.log) - len(session.notes) - 5, f"... {len(cell_errors) - 20} more ...")
+        lines.insert(15, f"... {len(cell_errors) - 20} more ...")
+    result.log += lines + session.notes
     result.status, result.detail = overall_status(problems, missing)
     if result.status is Status.CELL_ERRORS:
         result.detail = feedback.cell_error_text(feedback.first_failure(cell_errors) or cell_errors[0], cell_errors)
