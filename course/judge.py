@@ -283,7 +283,7 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
     finally:
         session.drop()
     result.cell_errors = cell_errors if len(cell_errors) <= 20 else cell_errors[:15] + cell_errors[-5:]
-    lines = [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" [a consequence]" if e["consequence"] else "")
+    lines = [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" (a consequence)" if e["consequence"] else "")
              for e in result.cell_errors]
     if len(cell_errors) > 20:
         lines.insert(15, f"... {len(cell_errors) - 20} more ...")
