@@ -52,6 +52,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
     parser.add_argument("--timeout", type=float, default=defaults.notebook_seconds, help="seconds to run one notebook")
     parser.add_argument("--call-timeout", type=float, default=defaults.call_seconds, help="seconds for one graded call")
+    parser.add_argument("--budget", type=float, default=defaults.budget_seconds,
+                        help="seconds for all of one notebook: its cells and every graded call")
     parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address-space cap of a student process")
     parser.add_argument("--shard", type=parse_shard, help="I/N: grade only the I-th of N shares of the submissions "
                                                           "(by a digest of each file's name), for `course merge`")
@@ -294,7 +296,8 @@ def main(args) -> int:
         autograder = layout.autograder_zip(root, args.assignment)
     if not autograder.exists():
         raise CourseError(f"no autograder at {autograder}: run `course build` first or pass --autograder")
-    limits = Limits(notebook_seconds=args.timeout, call_seconds=args.call_timeout, memory_mb=args.memory_mb)
+    limits = Limits(notebook_seconds=args.timeout, call_seconds=args.call_timeout, memory_mb=args.memory_mb,
+                    budget_seconds=args.budget)
     results = grade_all(Path(args.submissions), autograder, Path(args.output), args.workers, limits,
                         Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty,
                         shard=args.shard)

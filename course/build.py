@@ -368,7 +368,8 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
             if missing:
                 log(f"  {source.name} [{language}]: {len(missing)} untranslated strings, e.g. {missing[0]!r}")
         write_if_changed(layout.autograder_zip(out, source.name),
-                         deterministic_zip(autograder_files(root, plan, otter_config, catalogues)))
+                         deterministic_zip(autograder_files(root, plan, render.otter_config(otter_config, source.name),
+                                                           catalogues)))
         points = sum(q["points"] for q in plan["questions"])
         cases = [c for q in plan["questions"] for c in q["cases"]]
         public = sum(not c["hidden"] for c in cases)

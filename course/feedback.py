@@ -80,6 +80,34 @@ def status_text(status: Status) -> str:
     }.get(status, str(status))
 
 
+def first_failure(errors: list[dict]) -> dict | None:
+    """The first cell that failed on its own (not as a consequence of an earlier one)."""
+    return next((e for e in errors if not e.get("consequence")), None)
+
+
+def cell_error_text(error: dict, errors: list[dict]) -> str:
+    """One failed cell in the student's words, by its number among the code cells and its first
+    line: "Cell 4 (`import tqdm`) raised ModuleNotFoundError: ...", and for a NameError that
+    an earlier failure caused, "(a consequence of cell 3's error)".  ``errors``: all of them,
+    in order (items of the older shape have no ``line`` or ``consequence``)."""
+    line = clean(error.get("line") or "")
+    text = (_("Cell {cell} (`{line}`) raised {error}") if line else _("Cell {cell} raised {error}")).format(
+        cell=error["cell"], line=line, error=clean(error["error"]))
+    if error.get("consequence"):
+        earlier = [e for e in errors if not e.get("consequence") and e["cell"] < error["cell"]]
+        text += " " + (_("(a consequence of cell {cell}'s error)").format(cell=earlier[-1]["cell"]) if earlier
+                       else _("(a consequence of an earlier cell's error)"))
+    return text
+
+
+def cell_error_lines(errors: list[dict], limit: int = 8) -> list[str]:
+    """What the page and Gradescope say about the cells that raised: the first failure first."""
+    lines = [cell_error_text(e, errors) for e in errors[:limit]]
+    if len(errors) > limit:
+        lines.append(_("... and {n} more cells that raised errors.").format(n=len(errors) - limit))
+    return lines
+
+
 def _message(case) -> str:
     message = clean(case.message)
     for prefix in (f"{case.label}: ", f"{case.label}:"):
@@ -151,7 +179,9 @@ def context(result: Result, plan: dict, standing: Standing | None = None) -> dic
             "score": points(total), "raw_score": points(result.score), "max": points(maximum),
             "percent": f"{100 * total / maximum:.1f}" if maximum else "0.0",
             "status": result.status.value, "status_text": status_text(result.status),
-            "detail": clean(result.detail)[:MESSAGE_CHARS], "late": late, "standing": standing_text,
+            "detail": "" if result.cell_errors and result.status is Status.CELL_ERRORS
+            else clean(result.detail)[:MESSAGE_CHARS],
+            "cell_errors": cell_error_lines(result.cell_errors), "late": late, "standing": standing_text,
             "counted": standing.counted, "questions": questions(result, plan), "s": _strings(),
             "any_hidden": any(c.hidden for c in result.cases),
         }
@@ -180,7 +210,8 @@ def comment_html(result: Result, plan: dict, standing: Standing | None = None) -
     parts = [f"<p><strong>{c['score']} / {c['max']}</strong> ({c['percent']}%) · {html.escape(c['assignment'])}</p>",
              f"<ul>{items}</ul>"]
     if c["status"] != Status.OK.value:
-        detail = f" ({html.escape(c['detail'][:200])})" if c["detail"] else ""
+        cause = c["detail"] or (c["cell_errors"][0] if c["cell_errors"] else "")
+        detail = f" ({html.escape(cause[:200])})" if cause else ""
         parts.append(f"<p>{html.escape(c['status_text'])}{detail}</p>")
     if c["late"]:
         parts.append(f"<p>{html.escape(c['late'])}</p>")
@@ -204,10 +235,14 @@ def gradescope_results(result: Result, plan: dict) -> dict:
         if hidden:
             lines.append(_("{n} hidden checks were graded too; their results, and your total, appear when your "
                            "instructor publishes the grades.").format(n=len(hidden)))
+        ran_output = [status_text(result.status)]
+        if result.detail and not (result.cell_errors and result.status is Status.CELL_ERRORS):
+            ran_output.append(clean(result.detail)[:MESSAGE_CHARS])
+        ran_output += cell_error_lines(result.cell_errors)
         tests = [{
             "name": _("Your notebook ran"), "score": 0, "max_score": 0,
             "status": "passed" if ran else "failed",
-            "output": status_text(result.status) + (f"\n{clean(result.detail)[:MESSAGE_CHARS]}" if result.detail else ""),
+            "output": "\n".join(ran_output),
             "visibility": "visible",
         }]
         for q in qs:

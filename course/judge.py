@@ -11,10 +11,12 @@ crashed is not called again; a fresh process answers the remaining cases.
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from dataclasses import dataclass, field
 
-from course import checks, protocol, runtime
+from course import checks, feedback, protocol, runtime
 from course.pool import Died, Limits, StudentProcess, Worker
 from course.results import CaseResult, Result, Status
 
@@ -72,6 +74,7 @@ class Session:
     limits: Limits
     process: StudentProcess | None = None
     restarts: int = -1
+    budget_end: float = math.inf  # time.monotonic() when the notebook's time budget is used up (set at start)
     cell_errors: list[protocol.CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # protections the sandbox lacked, sealed before the notebook ran
@@ -81,12 +84,14 @@ class Session:
             raise Died(Status.CRASHED, "the notebook crashed or timed out too often")
         self.restarts += 1
         process = self.worker.launch(self.limits)
+        if self.budget_end == math.inf:  # from the first process on: a worker's warm-up is the grader's time
+            self.budget_end = time.monotonic() + self.limits.budget_seconds
         try:
             process.send({"op": "run", "cells": self.notebook.cells, "fixtures": self.plan["fixtures"],
                           "language": self.notebook.language, "skip": self.plan.get("demonstrations", [])})
-            sealed, _ = process.receive(self.limits.notebook_seconds)
+            sealed, _ = self.receive(process, self.limits.notebook_seconds)
             protections = protocol.validate_sandbox(sealed)  # measured before the notebook was there
-            message, _ = process.receive(self.limits.notebook_seconds)
+            message, _ = self.receive(process, self.limits.notebook_seconds)
             self.cell_errors, notes, ran = protocol.validate_ready(message)
             self.missing = [p.detail for p in protections if not p.present]
             self.notes = [p.line() for p in protections] + [
@@ -98,6 +103,8 @@ class Session:
         except Died as died:
             tail = process.output_tail(300)
             process.close()
+            if died.detail == budget_message(self.limits):
+                raise
             raise Died(died.status, f"while running the notebook: {died.detail}"
                        + (f"; its last output: {tail!r}" if tail else ""))
         self.process = process
@@ -107,7 +114,7 @@ class Session:
         """One case's outputs, or (function, error message, missing); raises ``Died``."""
         process = self.process or self.start()
         process.send({"op": "case", "calls": calls})
-        message, buffers = process.receive(self.limits.call_seconds * len(calls))
+        message, buffers = self.receive(process, self.limits.call_seconds * len(calls))
         try:
             answer = protocol.validate_outputs(message, len(calls))
             if isinstance(answer, tuple):
@@ -116,10 +123,84 @@ class Session:
         except (ValueError, RecursionError, protocol.ProtocolViolation) as error:
             raise Died(Status.PROTOCOL, f"sent something that is not an answer ({protocol.clean(error, 200)})")
 
+    def receive(self, process: StudentProcess, seconds: float) -> tuple[object, list[bytes]]:
+        """``process.receive`` within ``seconds`` and the notebook's budget: a wait the budget
+        cut short ends in the budget's message, not in a timeout the student could not see."""
+        left = self.budget_end - time.monotonic()
+        if left >= seconds:
+            return process.receive(seconds)
+        try:
+            return process.receive(max(0.0, left))
+        except Died as died:
+            if died.status is Status.TIMEOUT:
+                raise Died(Status.TIMEOUT, budget_message(self.limits))
+            raise
+
     def drop(self) -> None:
         if self.process is not None:
             self.process.close()
             self.process = None
+
+
+def budget_reason(limits: Limits) -> str:
+    return runtime._("the time budget of the notebook ({seconds:g} s for its cells and every call) was used up; "
+                     "make the slow functions faster").format(seconds=limits.budget_seconds)
+
+
+def budget_message(limits: Limits) -> str:
+    """A case's message when the notebook's budget ran out before or while it ran."""
+    return runtime._("not graded: {why}").format(why=budget_reason(limits))
+
+
+def first_line(source: str) -> str:
+    return next((line.strip() for line in source.splitlines() if line.strip()), "")[:120]
+
+
+def cell_errors_of(reported: list[protocol.CellError], notebook: Notebook) -> list[dict]:
+    """The cells that raised, numbered among the code cells (1-based) with their first line.
+    The student side's older report gave the notebook's cell index and neither the line nor
+    whether the error is a consequence: those are filled in here (a NameError after an
+    earlier failure counts as one)."""
+    numbers = {index: n for n, (index, _) in enumerate(notebook.cells, start=1)}
+    found: list[dict] = []
+    for error in reported:
+        number, line = error["cell"], error["line"]
+        if line is None:
+            number = numbers.get(number, number)
+            line = first_line(notebook.cells[number - 1][1]) if 1 <= number <= len(notebook.cells) else ""
+        consequence = error["consequence"]
+        if consequence is None:
+            consequence = bool(found) and error["error"].startswith("NameError")
+        found.append({"cell": number, "line": line, "error": error["error"], "consequence": consequence})
+    return found
+
+
+def blamed_cell(errors: list[dict], notebook: Notebook, name: str) -> dict | None:
+    """The failed cell to blame for ``name`` being undefined: the first cell that failed on its
+    own and mentions the name (``def name``, ``import name``, ``name = ...``), else the first
+    cell that failed on its own."""
+    causes = [e for e in errors if not e["consequence"]]
+    pattern = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    for error in causes:
+        if 1 <= error["cell"] <= len(notebook.cells) and pattern.search(notebook.cells[error["cell"] - 1][1]):
+            return error
+    return causes[0] if causes else None
+
+
+def with_cause(message: str, fn: str, missing: bool, errors: list[dict], notebook: Notebook) -> str:
+    """A case's message, saying when a failed cell is why a function is missing or hits a NameError."""
+    if not errors:
+        return message
+    if missing:
+        cell = blamed_cell(errors, notebook, fn)
+        return message if cell is None else runtime._("{fn} is missing because cell {cell} failed: {error}").format(
+            fn=fn, cell=cell["cell"], error=cell["error"])
+    undefined = re.search(r"NameError: name '(\w+)' is not defined", message)
+    cell = blamed_cell(errors, notebook, undefined.group(1)) if undefined else None
+    if cell is None:
+        return message
+    return message + " " + runtime._("(a consequence of cell {cell}'s error: {error})").format(
+        cell=cell["cell"], error=cell["error"])
 
 
 def judge_case(question: runtime.QuestionSpec, case: runtime.CaseSpec, outputs: list, fixtures: dict) -> str:
@@ -166,8 +247,10 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
     try:
         session.start()
     except Died as died:
-        return all_zero(plan, result, died.status, died.detail, start)
+        out_of_time = died.detail == budget_message(limits)
+        return all_zero(plan, result, died.status, budget_reason(limits) if out_of_time else died.detail, start)
     problems = [Status.CELL_ERRORS] if session.cell_errors else []
+    cell_errors = cell_errors_of(session.cell_errors, notebook)
     missing: set[str] = set()
     broken: dict[str, str] = {}  # function -> how it failed: not called again
     try:
@@ -177,6 +260,9 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                 functions = [call["fn"] for call in case["calls"]]
                 if limits.deadline is not None and time.monotonic() > limits.deadline:
                     message = runtime._("not graded: the overall time limit ran out")
+                elif time.monotonic() >= session.budget_end:
+                    message = budget_message(limits)
+                    problems.append(Status.TIMEOUT)
                 elif any(fn in broken for fn in functions):
                     fn = next(fn for fn in functions if fn in broken)
                     message = runtime._("not run: {fn} {how} on an earlier case").format(fn=fn, how=broken[fn])
@@ -187,13 +273,15 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                         problems.append(died.status)
                         how = runtime._("timed out") if died.status is Status.TIMEOUT else runtime._("crashed")
                         broken.update({fn: how for fn in functions})
-                        message = f"{'/'.join(functions)}: {died.detail}"
+                        out_of_time = died.detail == budget_message(limits)
+                        message = died.detail if out_of_time else f"{'/'.join(functions)}: {died.detail}"
                         session.drop()
                     else:
                         if isinstance(answer, tuple):
                             fn, message, is_missing = answer
                             if is_missing:
                                 missing.add(fn)
+                            message = with_cause(message, fn, is_missing, cell_errors, notebook)
                         else:
                             message = judge_case(question, case, answer, fixtures)
                 result.cases.append(CaseResult(question["name"], case["id"], case["label"],
@@ -201,13 +289,18 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
                                                message))
     finally:
         session.drop()
-    errors = session.cell_errors
+    result.cell_errors = cell_errors if len(cell_errors) <= 20 else cell_errors[:15] + cell_errors[-5:]
     lines = [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" (a consequence)" if e["consequence"] else "")
-             for e in errors]
-    shown = lines if len(lines) <= 20 else lines[:15] + [f"... {len(lines) - 20} more ..."] + lines[-5:]
-    result.log += shown + session.notes
+             for e in result.cell_errors]
+    if len(cell_errors) > 20:
+        lines.insert(15, f"... {len(cell_errors) - 20} more ...")
+    result.log += lines + session.notes
     result.protections_missing = session.missing
     result.status, result.detail = overall_status(problems, missing)
+    if result.status is Status.CELL_ERRORS:
+        result.detail = feedback.cell_error_text(feedback.first_failure(cell_errors) or cell_errors[0], cell_errors)
+    if time.monotonic() >= session.budget_end and result.status is Status.TIMEOUT:
+        result.detail = budget_reason(limits)
     result.seconds = time.monotonic() - start
     return result
 

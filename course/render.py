@@ -36,6 +36,15 @@ OUTPUTS = {outputs!r}
 '''
 
 
+def otter_config(config: dict, assignment: str) -> dict:
+    """The autograder zip's ``otter_config.json`` from ``otter assign``'s: for ``otter run``, the
+    course's ``Normalise`` plugin (any kernel name; a notebook without otter's metadata is graded
+    as ``assignment``) in place of otter's own name check, which runs before any plugin could."""
+    config = {key: value for key, value in config.items() if key != "assignment_name"}
+    config["plugins"] = [{"course.otter_support.Normalise": {"assignment": assignment}}]
+    return config
+
+
 def support_files(catalogues: dict[str, bytes]) -> dict[str, bytes]:
     """The support package, as paths under tests/: the runtime, the checks and the catalogues."""
     files = {f"{SUPPORT}/__init__.py": (PACKAGE / "otter_support.py").read_bytes(),

@@ -58,6 +58,7 @@ class Result:
     name: str = ""  # the student's name as the LMS download spells it, when it does
     cases: list[CaseResult] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # for the instructor: cell errors, sandbox notes
+    cell_errors: list[dict] = field(default_factory=list)  # for the student: protocol.CellError, numbered among code cells
     seconds: float = 0.0
     digest: str = ""  # of the submission and the autograder: a resumed batch skips what it has
     protections_missing: list[str] = field(default_factory=list)  # as the sandbox measured them, before any student code

@@ -856,3 +856,40 @@ def test_without_seccomp_no_descendant_outlives_the_batch(tmp_path_factory):
     while sleepers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sleepers() == [] and batch["leftovers"] == []
+# --- 8. time: calls that each stop just short of the call timeout -------------------------------
+
+SLEEP = 2.0  # under LIMITS.call_seconds: no single call times out
+BUDGET = 15.0  # honest neighbours need a few seconds, on a busy machine more
+
+
+@pytest.fixture(scope="module")
+def sleepers(tmp_path_factory):
+    """Every function right, each call sleeping just under the call timeout, next to honest ones."""
+    root = tmp_path_factory.mktemp("sleepers")
+    functions = sorted({fn for q in source_of(ASSIGNMENT).plan()["questions"] for fn in q["functions"]})
+    wrap = textwrap.dedent(f"""
+        import functools, time
+        for _name in {functions!r}:
+            globals()[_name] = (lambda f: functools.wraps(f)(lambda *a, **k: (time.sleep({SLEEP}), f(*a, **k))[1]))(
+                globals()[_name])
+    """)
+    make_submission(ASSIGNMENT, {}, root / "submissions", "sleepy", [wrap])
+    make_submission(ASSIGNMENT, {}, root / "submissions", "honest")
+    make_submission(ASSIGNMENT, {}, root / "submissions", "honest_too")
+    limits = Limits(notebook_seconds=8, call_seconds=3, memory_mb=3072, budget_seconds=BUDGET)
+    return course_grade(ASSIGNMENT, root / "submissions", root / "graded", limits=limits)
+
+
+def test_sleepy_calls_are_bounded_and_gain_nothing_past_the_budget(sleepers):
+    sleepy = sleepers["sleepy"]
+    # not a sleep per case (the seconds include the worker's warm-up, which the budget does not count)
+    assert sleepy.seconds < len(sleepy.cases) * SLEEP, sleepy.seconds
+    assert str(sleepy.status) == "timeout" and "time budget of the notebook" in sleepy.detail
+    judged = [c for c in sleepy.cases if "time budget" not in c.message]
+    cut = [c for c in sleepy.cases if "time budget" in c.message]
+    assert sleepy.cases[:len(judged)] == judged, "every case after the budget ran out is cut"
+    assert 1 <= len(judged) <= BUDGET // SLEEP + 1 and all(c.points == 0 for c in cut) and cut
+    assert sleepy.score == sum(c.points for c in judged) < FULL
+    assert all(c.passed for c in judged[:-1])  # right answers given in time keep their points
+    for name in ("honest", "honest_too"):
+        assert sleepers[name].score == FULL and str(sleepers[name].status) == "ok"
