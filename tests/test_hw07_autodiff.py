@@ -261,6 +261,7 @@ def test_plan_points_and_labels():
                 assert not __import__("re").search(r"\b(is|gives|equals)\s+[-\d(\[]", case["label"]), case["label"]
 
 
+@pytest.mark.slow
 def test_each_bug_loses_its_points_on_its_own_question_in_process():
     the_plan = plan()
     full = {q["name"]: q["points"] for q in the_plan["questions"]}

@@ -61,7 +61,7 @@ BUGS = [
         "def unbroadcast(g, shape):\n"
         "    while g.dim() > len(shape):\n"
         "        g = g.sum(dim=0)\n"
-        "    return g\n", {"q1": 2.25}),
+        "    return g\n", {"q1": 2.0}),
     Bug("the VJPs of * do not unbroadcast", "Node",
         node_with("(self, lambda g: unbroadcast(g * other.value, self.value.shape)),\n"
                   "            (other, lambda g: unbroadcast(g * self.value, other.value.shape)),",
@@ -70,7 +70,7 @@ BUGS = [
     # ---- log_softmax (q2)
     Bug("log_softmax without subtracting the row maximum", "log_softmax",
         "def log_softmax(z):\n"
-        "    return z - z.exp().sum(dim=-1, keepdim=True).log()\n", {"q2": 1.25}),
+        "    return z - z.exp().sum(dim=-1, keepdim=True).log()\n", {"q2": 0.75}),
     Bug("the VJP of .log_softmax() forgets the row sum (g - softmax)", "Node",
         node_with("lambda g: g - out.exp() * g.sum(dim=-1, keepdim=True)", "lambda g: g - out.exp()"),
         {"q2": 3.25}),
@@ -80,7 +80,7 @@ BUGS = [
     Bug("backward sorts the graph recursively (the 100,000-deep chain overflows the stack)", "Node",
         _backward_replaced(RECURSIVE_BACKWARD), {"q3": 10.0}),
     Bug("backward pushes each node's running total to its parents, in no topological order", "Node",
-        _backward_replaced(PUSHING_BACKWARD), {"q3": 2.5}),
+        _backward_replaced(PUSHING_BACKWARD), {"q3": 5.5}),
     # ---- + - * / ** and negation (q4)
     Bug("the VJP of unary minus forgets the sign", "Node",
         node_with("return Node(-self.value, [(self, lambda g: -g)])",
@@ -91,9 +91,9 @@ BUGS = [
                   "shape, n = self.value.shape, self.value.shape[0]"), {"q5": 3.75}),
     # ---- activations (q6)
     Bug("relu with slope 1 at 0", "Node",
-        node_with("lambda g: g * (self.value > 0)", "lambda g: g * (self.value >= 0)"), {"q6": 4.0}),
+        node_with("lambda g: g * (self.value > 0)", "lambda g: g * (self.value >= 0)"), {"q6": 3.5}),
     Bug("tanh's derivative as 1 - tanh instead of 1 - tanh^2", "Node",
-        node_with("lambda g: g * (1 - t * t)", "lambda g: g * (1 - t)"), {"q6": 4.5}),
+        node_with("lambda g: g * (1 - t * t)", "lambda g: g * (1 - t)"), {"q6": 4.0}),
     # ---- train_mlp (q7)
     Bug("train_mlp records each loss after its update", "train_mlp",
         "def train_mlp(X, y, W1, b1, W2, b2, lr, steps):\n"

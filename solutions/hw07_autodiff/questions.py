@@ -307,7 +307,8 @@ SPIRAL_RUN = (SPIRAL_X, SPIRAL_Y, *SPIRAL_PARAMS, 1.0, 600)
 # A public run small enough to follow by hand: 4 points, 2 classes, 3 hidden units.
 TINY_X = t(1, 2, -1, 0.5, 0.5, -1.5, -2, -1).reshape(4, 2)
 TINY_Y = torch.tensor([0, 1, 1, 0])
-TINY_PARAMS = (t(1, -1, 0.5, 0.5, -2, 1).reshape(3, 2), t(0.5, 0, 0), t(1, 2, 3, -1, 0, 1).reshape(2, 3), t(0.5, -0.5))
+TINY_PARAMS = (t(1, -1, 0.5, 0.5, -2, 1).reshape(3, 2), t(0.5, 0.125, -0.25), t(1, 2, 3, -1, 0, 1).reshape(2, 3),
+               t(0.5, -0.5))  # no pre-activation at 0: the run does not depend on relu'(0)
 TINY_RUN = (TINY_X, TINY_Y, *TINY_PARAMS, 0.1, 5)
 
 MLP_W1, MLP_B1 = t(1, -1, 0.5, 0.5, -2, 1).reshape(3, 2), t(0.5, 0, 0)
