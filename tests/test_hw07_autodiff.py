@@ -106,10 +106,12 @@ def test_the_classic_mistakes_give_the_numbers_the_syllabus_names():
     functions = samples.functions_with(ref, {"Node": next(b for b in bugs.BUGS if "running total" in b.name).source})
     _, (gx, _) = functions["grad"](questions.exp_sigmoid_diamond, 1.0, 0.5)
     assert not math.isclose(gx.item(), 0.9418624914508613, rel_tol=1e-6)
-    # the naive log-softmax is nan at logits of 1000
+    # the naive log-softmax is -inf at logits of 1000 (the naive softmax, inf / inf, is nan)
     naive = next(b for b in bugs.BUGS if b.function == "log_softmax")
     namespace = samples.functions_with(ref, {"log_softmax": naive.source})
-    assert namespace["log_softmax"](t(1000, 1001, 1002).reshape(1, 3)).isnan().all()
+    assert not torch.isfinite(namespace["log_softmax"](t(1000, 1001, 1002).reshape(1, 3))).any()
+    z = t(1000, 1001, 1002)
+    assert (z.exp() / z.exp().sum()).log().isnan().all()
 
 
 # --- the engine against torch.autograd --------------------------------------------------------
@@ -248,7 +250,7 @@ def test_a_tensor_that_requires_grad_gets_no_gradient_while_autograd_is_forbidde
 
 def test_plan_points_and_labels():
     questions_ = plan()["questions"]
-    assert {q["name"]: q["points"] for q in questions_} == {"q1": 5, "q2": 4, "q3": 12, "q4": 6, "q5": 6, "q6": 6,
+    assert {q["name"]: q["points"] for q in questions_} == {"q1": 3, "q2": 3, "q3": 12, "q4": 6, "q5": 6, "q6": 7,
                                                             "q7": 8}
     # the deep chain is the last case that calls grad (a slow engine loses it and nothing else)
     grad_cases_ = [c for q in questions_ for c in q["cases"] if c["calls"][0]["fn"] == "grad"]

@@ -56,24 +56,24 @@ def _backward_replaced(new: str) -> str:
 
 
 BUGS = [
-    # ---- unbroadcast (q1)
+    # ---- unbroadcast (q1), and the engine's broadcasting (q4)
     Bug("unbroadcast sums the added leading axes only, not the stretched ones", "unbroadcast",
         "def unbroadcast(g, shape):\n"
         "    while g.dim() > len(shape):\n"
         "        g = g.sum(dim=0)\n"
-        "    return g\n", {"q1": 2.0}),
+        "    return g\n", {"q1": 1.5}),
     Bug("the VJPs of * do not unbroadcast", "Node",
         node_with("(self, lambda g: unbroadcast(g * other.value, self.value.shape)),\n"
                   "            (other, lambda g: unbroadcast(g * self.value, other.value.shape)),",
                   "(self, lambda g: g * other.value),\n"
-                  "            (other, lambda g: g * self.value),"), {"q1": 3.5}),
-    # ---- log_softmax (q2)
+                  "            (other, lambda g: g * self.value),"), {"q4": 5.0}),
+    # ---- log_softmax (q2); the engine's losses at logits of 1000 (q6) are built on it
     Bug("log_softmax without subtracting the row maximum", "log_softmax",
         "def log_softmax(z):\n"
-        "    return z - z.exp().sum(dim=-1, keepdim=True).log()\n", {"q2": 0.75}),
+        "    return z - z.exp().sum(dim=-1, keepdim=True).log()\n", {"q2": 1.0, "q6": 6.0}),
     Bug("the VJP of .log_softmax() forgets the row sum (g - softmax)", "Node",
         node_with("lambda g: g - out.exp() * g.sum(dim=-1, keepdim=True)", "lambda g: g - out.exp()"),
-        {"q2": 3.25}),
+        {"q6": 6.5}),
     # ---- backward and grad (q3)
     Bug("backward overwrites parent.grad instead of accumulating", "Node",
         node_with("\n                parent.grad += vjp(node.grad)", "\n                parent.grad = vjp(node.grad)"), {"q3": 2.5}),
@@ -84,16 +84,16 @@ BUGS = [
     # ---- + - * / ** and negation (q4)
     Bug("the VJP of unary minus forgets the sign", "Node",
         node_with("return Node(-self.value, [(self, lambda g: -g)])",
-                  "return Node(-self.value, [(self, lambda g: g)])"), {"q4": 3.75}),
+                  "return Node(-self.value, [(self, lambda g: g)])"), {"q4": 4.5}),
     # ---- matrices and reductions (q5)
     Bug("mean divides by the number of rows, not of entries", "Node",
         node_with("shape, n = self.value.shape, self.value.numel()",
                   "shape, n = self.value.shape, self.value.shape[0]"), {"q5": 3.75}),
     # ---- activations (q6)
     Bug("relu with slope 1 at 0", "Node",
-        node_with("lambda g: g * (self.value > 0)", "lambda g: g * (self.value >= 0)"), {"q6": 3.5}),
+        node_with("lambda g: g * (self.value > 0)", "lambda g: g * (self.value >= 0)"), {"q6": 4.5}),
     Bug("tanh's derivative as 1 - tanh instead of 1 - tanh^2", "Node",
-        node_with("lambda g: g * (1 - t * t)", "lambda g: g * (1 - t)"), {"q6": 4.0}),
+        node_with("lambda g: g * (1 - t * t)", "lambda g: g * (1 - t)"), {"q6": 5.0}),
     # ---- train_mlp (q7)
     Bug("train_mlp records each loss after its update", "train_mlp",
         "def train_mlp(X, y, W1, b1, W2, b2, lr, steps):\n"

@@ -48,7 +48,7 @@ CASES = {'arange_24_as_2_3_4_to_shape_276': {'calls': [{'args': [{'dtype': 'floa
                                      'hidden': False,
                                      'id': 'arange_24_as_2_3_4_to_shape_276',
                                      'label': '(2, 3, 4) 모양의 arange(24)를 모양 ()로: 276',
-                                     'points': 0.25,
+                                     'points': 0.5,
                                      'post': None,
                                      'tol': 'exact'},
  'arange_24_as_2_3_4_to_shape_3_1_60_92_124': {'calls': [{'args': [{'dtype': 'float64',
@@ -92,7 +92,7 @@ CASES = {'arange_24_as_2_3_4_to_shape_276': {'calls': [{'args': [{'dtype': 'floa
                                                'id': 'arange_24_as_2_3_4_to_shape_3_1_60_92_124',
                                                'label': '(2, 3, 4) 모양의 arange(24)를 모양 (3, 1)로: '
                                                         '[[60], [92], [124]]',
-                                               'points': 0.25,
+                                               'points': 0.5,
                                                'post': None,
                                                'tol': 'exact'},
  'arange_24_as_2_3_4_to_shape_3_4_the_sum_over_the_first_axis': {'calls': [{'args': [{'dtype': 'float64',
@@ -168,21 +168,21 @@ CASES = {'arange_24_as_2_3_4_to_shape_276': {'calls': [{'args': [{'dtype': 'floa
                                                                  'label': '(2, 3, 4) 모양의 '
                                                                           'arange(24)를 모양 (3, 4)로: '
                                                                           '첫 번째 축에 대한 합',
-                                                                 'points': 0.25,
+                                                                 'points': 0.5,
                                                                  'post': None,
                                                                  'tol': 'exact'}}
 
 
-@test_case(name='(2, 3, 4) 모양의 arange(24)를 모양 (3, 1)로: [[60], [92], [124]]', points=0.25, hidden=False)
+@test_case(name='(2, 3, 4) 모양의 arange(24)를 모양 (3, 1)로: [[60], [92], [124]]', points=0.5, hidden=False)
 def test_arange_24_as_2_3_4_to_shape_3_1_60_92_124(env):
     grade_case(env, CASES['arange_24_as_2_3_4_to_shape_3_1_60_92_124'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(2, 3, 4) 모양의 arange(24)를 모양 ()로: 276', points=0.25, hidden=False)
+@test_case(name='(2, 3, 4) 모양의 arange(24)를 모양 ()로: 276', points=0.5, hidden=False)
 def test_arange_24_as_2_3_4_to_shape_276(env):
     grade_case(env, CASES['arange_24_as_2_3_4_to_shape_276'], FIXTURES, OUTPUTS, LANGUAGE)
 
 
-@test_case(name='(2, 3, 4) 모양의 arange(24)를 모양 (3, 4)로: 첫 번째 축에 대한 합', points=0.25, hidden=False)
+@test_case(name='(2, 3, 4) 모양의 arange(24)를 모양 (3, 4)로: 첫 번째 축에 대한 합', points=0.5, hidden=False)
 def test_arange_24_as_2_3_4_to_shape_3_4_the_sum_over_the_first_axis(env):
     grade_case(env, CASES['arange_24_as_2_3_4_to_shape_3_4_the_sum_over_the_first_axis'], FIXTURES, OUTPUTS, LANGUAGE)

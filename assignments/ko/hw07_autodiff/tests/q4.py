@@ -47,11 +47,11 @@ CASES = {'3w_b_10_2_at_w_2_b_1_9_18_6': {'calls': [{'args': [{'fn': 'notes_linea
                                  'hidden': False,
                                  'id': '3w_b_10_2_at_w_2_b_1_9_18_6',
                                  'label': 'w = 2, b = 1에서 (3w + b - 10)^2: (9, [-18, -6])',
-                                 'points': 1.5,
+                                 'points': 1.0,
                                  'post': None,
                                  'tol': 'exact'}}
 
 
-@test_case(name='w = 2, b = 1에서 (3w + b - 10)^2: (9, [-18, -6])', points=1.5, hidden=False)
+@test_case(name='w = 2, b = 1에서 (3w + b - 10)^2: (9, [-18, -6])', points=1.0, hidden=False)
 def test_3w_b_10_2_at_w_2_b_1_9_18_6(env):
     grade_case(env, CASES['3w_b_10_2_at_w_2_b_1_9_18_6'], FIXTURES, OUTPUTS, LANGUAGE)
