@@ -66,6 +66,7 @@ class Source:
     def module(self, stem: str):
         spec = importlib.util.spec_from_file_location(f"solutions_{self.name}_{stem}", self.folder / f"{stem}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # inspect finds a class's source through its module
         with reproducible():
             spec.loader.exec_module(module)
         return module

@@ -189,6 +189,13 @@ def check_parity(english: str, translated: str, name: str) -> None:
         raise ValueError(f"{name}: {len(theirs)} code cells and directives, the English source has {len(ours)}")
 
 
+def class_docstrings(cls) -> list[str]:
+    """A class's docstring and its own methods' (a stubbed class: the student's methods)."""
+    docs = [cls.__doc__] + [getattr(member, "__doc__", None) for member in vars(cls).values()
+                            if inspect.isfunction(member) or isinstance(member, property)]
+    return [inspect.cleandoc(doc) for doc in docs if doc]
+
+
 def content_messages(questions: list, reference, prose: str) -> list[str]:
     """Every string of an assignment that a translation covers (for ``course translate``)."""
     found = []
@@ -202,4 +209,6 @@ def content_messages(questions: list, reference, prose: str) -> list[str]:
     for block in skeleton(prose):
         if block.startswith("code:\n"):
             found += code_strings(block[len("code:\n"):])
+        elif block.startswith("directive: solution ") and inspect.isclass(getattr(reference, block.split()[-1], None)):
+            found += class_docstrings(getattr(reference, block.split()[-1]))
     return list(dict.fromkeys(found))

@@ -35,32 +35,56 @@ def _raw(text: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_raw_cell(text)
 
 
-def stub_source(fn, catalogue: i18n.Catalogue | None = None) -> str:
-    """The function's signature and docstring (translated), its body as the solution, a
-    raising stub as prompt."""
-    source = textwrap.dedent(inspect.getsource(fn))
+def stub_source(obj, catalogue: i18n.Catalogue | None = None) -> str:
+    """A function's signature and docstring (translated), its body as the solution, a raising
+    stub as prompt.  A class is given as it is, except each method with a docstring: those are
+    the student's, stubbed the same way (the class docstring is translated too)."""
+    source = textwrap.dedent(inspect.getsource(obj))
     node = ast.parse(source).body[0]
     lines = source.splitlines()
-    docstring = ast.get_docstring(node, clean=False)
-    first_body = node.body[1] if docstring is not None else node.body[0]
-    head, body = lines[: first_body.lineno - 1], lines[first_body.lineno - 1:]
+    if not isinstance(node, ast.ClassDef):
+        return "\n".join(_stubbed(lines, node, 0, len(lines), obj.__name__, catalogue))
+    for child in reversed(node.body):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(child) is not None:
+            lines[child.lineno - 1: child.end_lineno] = _stubbed(lines, child, child.lineno - 1, child.end_lineno,
+                                                                  f"{obj.__name__}.{child.name}", catalogue)
+    if ast.get_docstring(node) is not None:
+        doc = node.body[0]
+        lines[doc.lineno - 1: doc.end_lineno] = _docstring_lines(lines, node, catalogue)
+    return "\n".join(lines)
+
+
+def _docstring_lines(lines: list[str], node, catalogue: i18n.Catalogue | None) -> list[str]:
+    """The lines of ``node``'s docstring, translated."""
+    doc = node.body[0]
+    original = lines[doc.lineno - 1: doc.end_lineno]
+    if catalogue is None or catalogue.language == "en":
+        return original
+    indent = " " * doc.col_offset
+    translated = catalogue.gettext(inspect.cleandoc(ast.get_docstring(node, clean=False))).splitlines()
+    opening = original[0].strip()
+    prefix = opening[: opening.index('"')]  # r for docstrings with LaTeX backslashes
+    return [f'{indent}{prefix}"""{translated[0]}', *[f"{indent}{line}".rstrip() for line in translated[1:]],
+            f'{indent}"""']
+
+
+def _stubbed(lines: list[str], node, start: int, end: int, name: str, catalogue: i18n.Catalogue | None) -> list[str]:
+    """``lines[start:end]``, the definition of ``node``, with its body as the solution."""
+    has_docstring = ast.get_docstring(node, clean=False) is not None
+    first_body = node.body[1] if has_docstring else node.body[0]
+    head, body = lines[start: first_body.lineno - 1], lines[first_body.lineno - 1: end]
     indent = " " * first_body.col_offset
-    if docstring is not None and catalogue is not None and catalogue.language != "en":
-        translated = catalogue.gettext(inspect.cleandoc(docstring)).splitlines()
-        opening = lines[node.body[0].lineno - 1].strip()
-        prefix = opening[: opening.index('"')]  # r for docstrings with LaTeX backslashes
-        head = lines[: node.body[0].lineno - 1] + [f'{indent}{prefix}"""{translated[0]}',
-                                                    *[f"{indent}{line}".rstrip() for line in translated[1:]],
-                                                    f'{indent}"""']
-    return "\n".join([
+    if has_docstring and catalogue is not None and catalogue.language != "en":
+        head = lines[start: node.body[0].lineno - 1] + _docstring_lines(lines, node, catalogue)
+    return [
         *head,
         f"{indent}# BEGIN SOLUTION NO PROMPT",
         *body,
         f"{indent}# END SOLUTION",
         f"{indent}# BEGIN PROMPT",
-        f'{indent}raise NotImplementedError("{fn.__name__}")',
+        f'{indent}raise NotImplementedError("{name}")',
         f"{indent}# END PROMPT",
-    ])
+    ]
 
 
 def master_cells(prose: str, questions: dict, reference, catalogue: i18n.Catalogue) -> list:

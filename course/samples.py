@@ -30,9 +30,9 @@ class Bug:
 
 
 def defined_name(source: str) -> str | None:
-    """The name of the first function a cell defines."""
+    """The name of the first function or class a cell defines."""
     for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             return node.name
     return None
 
@@ -54,10 +54,11 @@ def fill(student: Path | nbformat.NotebookNode, answers: dict[str, str], extra_c
 
 
 def reference_answers(reference_module) -> dict[str, str]:
-    """Every public function of a reference module, as source text."""
+    """Every public function and class of a reference module, as source text."""
     return {name: textwrap.dedent(inspect.getsource(fn))
             for name, fn in vars(reference_module).items()
-            if inspect.isfunction(fn) and fn.__module__ == reference_module.__name__ and not name.startswith("_")}
+            if (inspect.isfunction(fn) or inspect.isclass(fn)) and fn.__module__ == reference_module.__name__
+            and not name.startswith("_")}
 
 
 def dumps(nb: nbformat.NotebookNode) -> str:
