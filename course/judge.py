@@ -152,27 +152,9 @@ def budget_message(limits: Limits) -> str:
     return runtime._("not graded: {why}").format(why=budget_reason(limits))
 
 
-def first_line(source: str) -> str:
-    return next((line.strip() for line in source.splitlines() if line.strip()), "")[:120]
-
-
 def cell_errors_of(reported: list[protocol.CellError], notebook: Notebook) -> list[dict]:
-    """The cells that raised, numbered among the code cells (1-based) with their first line.
-    The student side's older report gave the notebook's cell index and neither the line nor
-    whether the error is a consequence: those are filled in here (a NameError after an
-    earlier failure counts as one)."""
-    numbers = {index: n for n, (index, _) in enumerate(notebook.cells, start=1)}
-    found: list[dict] = []
-    for error in reported:
-        number, line = error["cell"], error["line"]
-        if line is None:
-            number = numbers.get(number, number)
-            line = first_line(notebook.cells[number - 1][1]) if 1 <= number <= len(notebook.cells) else ""
-        consequence = error["consequence"]
-        if consequence is None:
-            consequence = bool(found) and error["error"].startswith("NameError")
-        found.append({"cell": number, "line": line, "error": error["error"], "consequence": consequence})
-    return found
+    """The cells that raised, as the student side numbered them (1-based among the code cells)."""
+    return [dict(error) for error in reported]
 
 
 def blamed_cell(errors: list[dict], notebook: Notebook, name: str) -> dict | None:

@@ -856,16 +856,18 @@ def test_without_seccomp_no_descendant_outlives_the_batch(tmp_path_factory):
     while sleepers() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sleepers() == [] and batch["leftovers"] == []
-# --- 8. time: calls that each stop just short of the call timeout -------------------------------
+
+
+# --- 9. time: calls that each stop just short of the call timeout -------------------------------
 
 SLEEP = 2.0  # under LIMITS.call_seconds: no single call times out
 BUDGET = 15.0  # honest neighbours need a few seconds, on a busy machine more
 
 
 @pytest.fixture(scope="module")
-def sleepers(tmp_path_factory):
+def sleepy_batch(tmp_path_factory):
     """Every function right, each call sleeping just under the call timeout, next to honest ones."""
-    root = tmp_path_factory.mktemp("sleepers")
+    root = tmp_path_factory.mktemp("sleepy_batch")
     functions = sorted({fn for q in source_of(ASSIGNMENT).plan()["questions"] for fn in q["functions"]})
     wrap = textwrap.dedent(f"""
         import functools, time
@@ -880,8 +882,8 @@ def sleepers(tmp_path_factory):
     return course_grade(ASSIGNMENT, root / "submissions", root / "graded", limits=limits)
 
 
-def test_sleepy_calls_are_bounded_and_gain_nothing_past_the_budget(sleepers):
-    sleepy = sleepers["sleepy"]
+def test_sleepy_calls_are_bounded_and_gain_nothing_past_the_budget(sleepy_batch):
+    sleepy = sleepy_batch["sleepy"]
     # not a sleep per case (the seconds include the worker's warm-up, which the budget does not count)
     assert sleepy.seconds < len(sleepy.cases) * SLEEP, sleepy.seconds
     assert str(sleepy.status) == "timeout" and "time budget of the notebook" in sleepy.detail
@@ -892,4 +894,4 @@ def test_sleepy_calls_are_bounded_and_gain_nothing_past_the_budget(sleepers):
     assert sleepy.score == sum(c.points for c in judged) < FULL
     assert all(c.passed for c in judged[:-1])  # right answers given in time keep their points
     for name in ("honest", "honest_too"):
-        assert sleepers[name].score == FULL and str(sleepers[name].status) == "ok"
+        assert sleepy_batch[name].score == FULL and str(sleepy_batch[name].status) == "ok"

@@ -1,8 +1,8 @@
 """Feedback names the cause: the first cell that failed (its number among the code cells, its
 first line, the error), later NameErrors as its consequences, and a function that is missing
 because its cell failed, on the page, in Gradescope's results, in the gradebook's detail and in
-Moodle's comment, in English and Korean.  The student side's report comes in two shapes: with
-``line`` and ``consequence`` (fed here directly) and the older one without them."""
+Moodle's comment, in English and Korean.  The student side's report (``course.execute``) is fed
+here directly."""
 
 from __future__ import annotations
 
@@ -25,23 +25,16 @@ NEW_SHAPE = [
      "consequence": False},
     {"cell": 4, "line": "y = tqdm(3)", "error": "NameError: name 'tqdm' is not defined", "consequence": True},
 ]
-OLD_SHAPE = [{"cell": 2, "error": "ModuleNotFoundError: No module named 'tqdm'"},
-             {"cell": 5, "error": "NameError: name 'tqdm' is not defined"}]
 
 
 def ready(errors: list[dict]) -> list[dict]:
     """The report as the grader reads it: validated, then numbered among the code cells."""
-    reported, _ = protocol.validate_ready({"ready": True, "cell_errors": errors, "notes": []})
+    reported, _, _ = protocol.validate_ready({"ready": True, "cell_errors": errors, "notes": [], "ran": 4})
     return cell_errors_of(reported, NOTEBOOK)
 
 
-def test_both_shapes_of_the_report_read_the_same():
-    expected = [{"cell": 2, "line": "from tqdm import tqdm", "error": "ModuleNotFoundError: No module named 'tqdm'",
-                 "consequence": False},
-                {"cell": 4, "line": "y = tqdm(3)", "error": "NameError: name 'tqdm' is not defined",
-                 "consequence": True}]
-    assert ready(NEW_SHAPE) == expected
-    assert ready(OLD_SHAPE) == expected  # the notebook's cell index 2 and 5: code cells 2 and 4
+def test_the_report_reads_as_sent():
+    assert ready(NEW_SHAPE) == NEW_SHAPE
 
 
 @pytest.mark.parametrize("entry", [
@@ -50,12 +43,12 @@ def test_both_shapes_of_the_report_read_the_same():
 ])
 def test_a_malformed_cell_error_is_a_protocol_violation(entry):
     with pytest.raises(protocol.ProtocolViolation):
-        protocol.validate_ready({"ready": True, "cell_errors": [entry], "notes": []})
+        protocol.validate_ready({"ready": True, "cell_errors": [entry], "notes": [], "ran": 1})
 
 
 def test_a_long_first_line_is_cut():
-    reported, _ = protocol.validate_ready({"ready": True, "notes": [],
-                                           "cell_errors": [{"cell": 1, "error": "E: x", "line": "y" * 500}]})
+    reported, _, _ = protocol.validate_ready({"ready": True, "notes": [], "ran": 1, "cell_errors": [
+        {"cell": 1, "error": "E: x", "line": "y" * 500, "consequence": False}]})
     assert len(reported[0]["line"]) < 130
 
 

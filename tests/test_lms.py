@@ -308,7 +308,8 @@ def test_gradebook_has_a_row_per_file_a_late_column_and_no_formulas(tmp_path):
                result("-3+4/hw01.ipynb"), result(canvas_name("Doe, Jane", 1, 10, "=HYPERLINK(x).ipynb", late=True)),
                result("\tcmd.ipynb")]
     results[0].detail = "=cmd|' /C calc'!A0"
-    results[2].log = ["cell 3 raised", "NO Landlock on this kernel"]
+    results[2].log = ["cell 3 raised", "NO Landlock on this kernel (forged by the notebook: not read)"]
+    results[2].protections_missing = ["Landlock on this kernel"]
     export.write_all(results, PLAN, tmp_path, late_penalty="10%")
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv", newline="", encoding="utf-8")))
     assert len(rows) == len(results)
