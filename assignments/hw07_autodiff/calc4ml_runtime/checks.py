@@ -48,12 +48,36 @@ class CheckFailure(AssertionError):
     """A student's answer differs from the expected one; the message says how."""
 
 
+def timed_out(seconds: float) -> str:
+    """What a student reads when a graded call ran out of time, in ``course grade`` and in
+    ``otter run`` alike."""
+    return _("timed out after {seconds:g} s (an infinite loop, or far too slow)").format(seconds=seconds)
+
+
 def type_name(x: Any) -> str:
+    """The name a student knows a value's type by (``numpy.float64``, ``complex``, ``dict``)."""
     if isinstance(x, Opaque):
-        return x.type_name
-    if isinstance(x, torch.Tensor):
+        return x.type_name.removeprefix("builtins.")
+    if type(x) is torch.Tensor:
         return "torch.Tensor"
-    return type(x).__name__
+    t = type(x)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _hint(got: Any, wanted: str) -> str:
+    """How to turn a value of the wrong type into the one a check wanted, when there is a usual way."""
+    name = type_name(got)
+    if name.startswith("numpy.") and wanted == "float":
+        return " " + _("(a NumPy value: convert it with float(...))")
+    if name.startswith("numpy.") and wanted == "tensor":
+        return " " + _("(a NumPy array: convert it with torch.from_numpy(...))")
+    if name == "complex":
+        return " " + _("(a complex number: a square root or logarithm of a negative number?)")
+    if name.startswith("torch.Tensor of dtype"):  # a complex or sparse tensor, as the channel names it
+        return " " + _("(return a dense tensor of the input's dtype)")
+    if wanted == "tensor" and (isinstance(got, torch.Tensor) or "Tensor" in name or "Parameter" in name):
+        return " " + _("(a subclass of torch.Tensor: return a plain tensor, e.g. x.detach().clone())")
+    return ""
 
 
 def _fmt(x: Any) -> str:
@@ -77,11 +101,14 @@ def _part(what: str, index: int, names: tuple[str, ...] = ()) -> str:
 
 
 def _error(got: float, expected: float, rtol: float, atol: float, hidden: bool) -> str:
-    """How far off a value is, in the student's terms."""
+    """How far off a value is, in the student's terms; '' when the error itself overflows (a
+    value near 1e308 against one of the other sign): "got ..." says enough then."""
     if abs(expected) > atol and rtol:
         kind, error, tolerance = _("relative error"), abs(got - expected) / abs(expected), rtol
     else:
         kind, error, tolerance = _("absolute error"), abs(got - expected), atol or rtol
+    if not math.isfinite(error):
+        return ""
     if hidden:  # an order of magnitude, not a number from which the answer could be recovered
         return _("{kind} about 1e{exponent:+03d}, tolerance {tolerance:.0e}").format(
             kind=kind, exponent=math.floor(math.log10(error)) if error > 0 else 0, tolerance=tolerance)
@@ -123,8 +150,10 @@ def _check_float(got: Any, expected: float, tol: str, hidden: bool, what: str) -
     if isinstance(got, torch.Tensor):
         _fail(what, _("expected a Python float, got a tensor of shape {shape} "
                       "(convert a one-element tensor with .item())").format(shape=tuple(got.shape)))
-    if isinstance(got, bool) or not isinstance(got, (int, float)):
-        _fail(what, _("expected a Python float, got {got}").format(got=type_name(got)))
+    if isinstance(got, bool) or type(got) not in (int, float):
+        _fail(what, _("expected a Python float, got {got}").format(got=type_name(got)) + _hint(got, "float"))
+    if type(got) is int and abs(got) > 2 ** 1023:
+        _fail(what, _("returned an int too large for a float ({digits} digits)").format(digits=len(str(abs(got)))))
     got = float(got)
     if math.isnan(got) and not math.isnan(expected):
         _fail(what, _("got NaN"))
@@ -134,7 +163,8 @@ def _check_float(got: Any, expected: float, tol: str, hidden: bool, what: str) -
         detail = ""
     else:
         ok = abs(got - expected) <= atol + rtol * abs(expected)
-        detail = f" ({_error(got, expected, rtol, atol, hidden)})"
+        error = _error(got, expected, rtol, atol, hidden)
+        detail = f" ({error})" if error else ""
     if not ok:
         shown = _("got {got}").format(got=_fmt(got))
         if not hidden:
@@ -143,8 +173,11 @@ def _check_float(got: Any, expected: float, tol: str, hidden: bool, what: str) -
 
 
 def _check_tensor(got: Any, expected: torch.Tensor, tol: str, hidden: bool, what: str) -> None:
-    if not isinstance(got, torch.Tensor):
-        _fail(what, _("expected a torch.Tensor, got {got}").format(got=type_name(got)))
+    if type(got) is not torch.Tensor:
+        _fail(what, _("expected a torch.Tensor, got {got}").format(got=type_name(got)) + _hint(got, "tensor"))
+    if got.layout != torch.strided or got.device.type != "cpu":
+        _fail(what, _("expected a dense CPU tensor, got a {layout} tensor on {device} (use .to_dense() or .cpu())")
+              .format(layout=str(got.layout).removeprefix("torch."), device=got.device.type))
     if tuple(got.shape) != tuple(expected.shape):
         _fail(what, _("expected shape {expected}, got {got}").format(expected=tuple(expected.shape), got=tuple(got.shape)))
     if got.dtype != expected.dtype:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import gettext
+import inspect
 import math
 import os
+import re
 import sys
 from typing import Any, Callable, TypedDict
 
@@ -91,6 +93,44 @@ def _(message: str) -> str:
     return _catalogues[lang].gettext(message)
 
 
+# ---------------------------------------------------------------- the torch this runtime supports
+
+# The releases of the two years before this course's pinned torch (2.6, January 2025, onward) on
+# the same major version: the public checks use nothing newer, and students on Colab or a
+# lab machine keep the torch they have.  Outside the range the checks still run, with a warning.
+TORCH_RANGE = ((2, 6), (3, 0))  # >= 2.6, < 3.0
+
+
+def torch_release(version: str) -> tuple[int, int] | None:
+    """``"2.13.0+cpu"`` -> (2, 13); None when the version cannot be read."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+_TORCH_RELEASE = torch_release(torch.__version__)  # read once, at import
+_torch_warned = False
+
+
+def unsupported_torch(release: tuple[int, int] | None = _TORCH_RELEASE, version: str = torch.__version__) -> str | None:
+    """The warning for a torch outside ``TORCH_RANGE``, in the current language; None inside it."""
+    low, high = TORCH_RANGE
+    if release is not None and low <= release < high:
+        return None
+    return _("These checks support torch {low} up to (not including) {high}; this Python has torch {version}. "
+             "They still run, but a failure may come from torch rather than your code: install a supported "
+             "torch (the notebook's set-up cell shows how).").format(
+        low=f"{low[0]}.{low[1]}", high=f"{high[0]}.{high[1]}", version=version)
+
+
+def warn_unsupported_torch() -> None:
+    """Print ``unsupported_torch()`` once per process, to stderr (a warning, never an error)."""
+    global _torch_warned
+    message = unsupported_torch()
+    if message and not _torch_warned:
+        _torch_warned = True
+        print(message, file=sys.stderr)
+
+
 def ordinal(index: int) -> str:
     words = [_("first"), _("second"), _("third"), _("fourth"), _("fifth"), _("sixth")]
     return words[index] if index < len(words) else f"#{index + 1}"
@@ -134,7 +174,8 @@ MACHINERY = {
                             "torch._C._set_grad_enabled", "_thread.start_new_thread"),
 }
 # Calls of a guarded API that stay allowed while it is forbidden (they cannot compute a derivative).
-_HARMLESS = {"torch._C._set_grad_enabled": lambda enabled, *_: not enabled}
+# Identity, never truth: an object whose ``__bool__`` answers False once and True later gains nothing.
+_HARMLESS = {"torch._C._set_grad_enabled": lambda *args, **kwargs: len(args) == 1 and args[0] is False and not kwargs}
 
 
 class ForbiddenAPIError(RuntimeError):
@@ -149,39 +190,53 @@ def expand(apis) -> list[str]:
     return found
 
 
-# The guard's state.  In the hardened grader the sandbox moves the originals into an audit hook
-# (``sandbox.Vault``), out of the student's reach, and answers the guards' questions there.
+# The guard's state outside the hardened grader (otter, the build).  In the hardened grader the
+# sandbox moves the originals into an audit hook (``sandbox.Vault``), which keeps the forbid
+# stack itself and answers the guards there; nothing in this module then decides anything.
 _originals: dict[str, Callable] = {}
 _forbidden: list[tuple[object, frozenset, str]] = []
 _VAULT = False
 
 
+def refusal(message: str) -> Callable:
+    """What a guard calls instead of a forbidden API: a function that raises ``message``."""
+    def refused(*args, **kwargs):
+        raise ForbiddenAPIError(message)
+    return refused
+
+
 def _ask(qualname: str, box: list, harmless: bool) -> None:
-    """Put into ``box`` the original API, or the reason it is forbidden now."""
-    for _token, apis, message in _forbidden:
+    """Put into ``box`` the original API, or a refusal naming why it is forbidden now."""
+    for _token, apis, message in reversed(_forbidden):
         if qualname in apis and not harmless:
-            box.append(message)
+            box.append(refusal(message + ": " + _("it called") + " " + qualname))
             return
     box.append(_originals[qualname])
 
 
-def _guard(qualname: str) -> Callable:
+def _guard(qualname: str, original: Callable | None = None) -> Callable:
     harmless = _HARMLESS.get(qualname)
 
     def guard(*args, **kwargs):
         box: list = []
-        allowed_anyway = bool(harmless and harmless(*args, **kwargs))
         if _VAULT:  # the vault checks that this very code asks
-            sys.audit("course.api", qualname, box, allowed_anyway)
+            sys.audit("course.api", qualname, box, bool(harmless and harmless(*args, **kwargs)))
         else:
-            _ask(qualname, box, allowed_anyway)
-        if not box:
-            raise ForbiddenAPIError(f"the grader's guard for {qualname} is missing")
-        if isinstance(box[0], str):
-            raise ForbiddenAPIError(box[0] + ": " + _("it called") + " " + qualname)
-        return box.pop()(*args, **kwargs)  # never named: the original stays out of reach
+            _ask(qualname, box, bool(harmless and harmless(*args, **kwargs)))
+        # No name is looked up between the answer and the call: patching this module's globals,
+        # builtins or a closure cannot see the original, which never gets a name here.
+        return box.pop()(*args, **kwargs)
 
     guard.__course_guard__ = qualname
+    if original is not None:  # help() and inspect show the original's name, signature and doc
+        for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
+            value = getattr(original, attribute, None)
+            if isinstance(value, str):
+                setattr(guard, attribute, value)
+        try:
+            guard.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
+        except (TypeError, ValueError):
+            pass
     return guard
 
 
@@ -217,7 +272,7 @@ def install_guards(apis) -> list[str]:
             continue
         _originals[qualname] = original
         wanted[id(original)] = qualname
-        setattr(owner, attr, _guard(qualname))
+        setattr(owner, attr, _guard(qualname, original))
     if wanted:
         guards = {q: getattr(*_resolve(q)) for q in wanted.values()}
         for module in list(sys.modules.values()):
@@ -234,7 +289,8 @@ def install_guards(apis) -> list[str]:
 @contextlib.contextmanager
 def forbid(apis, message: str):
     """While the block runs, calling any of ``apis`` (or what they run on) raises
-    ``ForbiddenAPIError``; with autograd forbidden, grad mode is off."""
+    ``ForbiddenAPIError``; with autograd forbidden, grad mode is off.  (The hardened grader
+    forbids through its vault instead: ``course.worker``.)"""
     apis = frozenset(expand(apis))
     if not apis:
         yield
@@ -244,17 +300,11 @@ def forbid(apis, message: str):
     was_enabled = torch.is_grad_enabled()
     if no_grad:
         torch.set_grad_enabled(False)
-    if _VAULT:
-        sys.audit("course.forbid", token, apis, message)
-    else:
-        _forbidden.append((token, apis, message))
+    _forbidden.append((token, apis, message))
     try:
         yield
     finally:
-        if _VAULT:
-            sys.audit("course.permit", token)
-        else:
-            _forbidden[:] = [entry for entry in _forbidden if entry[0] is not token]
+        _forbidden[:] = [entry for entry in _forbidden if entry[0] is not token]
         if no_grad:
             torch.set_grad_enabled(was_enabled)
 
