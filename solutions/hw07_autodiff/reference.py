@@ -114,44 +114,55 @@ class Node:
         return Node._lift(other) @ self
 
     def __neg__(self) -> "Node":
-        r"""$y = -x$: the VJP is $g \mapsto -g$."""
-        return Node(-self.value, [(self, lambda g: -g)])
+        r"""$y = -x$, elementwise, shaped like $x$.
+
+        Its VJP maps the gradient of $y$ to the gradient of $x$, of $x$'s shape.
+        """
+        return Node(-self.value, [(self, lambda g: -g)])  # VJP: g -> -g
 
     def __mul__(self, other) -> "Node":
-        r"""$z = x \odot y$, elementwise with broadcasting (``other`` may be a number).
+        r"""$z = x \odot y$, elementwise with broadcasting (``other`` may be a number): $z$ has the
+        broadcast shape of $x$ and $y$.
 
-        VJPs: $g \mapsto g \odot y$ for $x$ and $g \mapsto g \odot x$ for $y$, each reduced to its
-        operand's shape with ``unbroadcast``.
+        Its VJP maps the gradient of $z$ to the gradient of each operand, reduced to that operand's
+        shape with ``unbroadcast``.
         """
         other = Node._lift(other)
+        # VJPs: g -> g * y for x and g -> g * x for y, each summed back to its operand's shape.
         return Node(self.value * other.value, [
             (self, lambda g: unbroadcast(g * other.value, self.value.shape)),
             (other, lambda g: unbroadcast(g * self.value, other.value.shape)),
         ])
 
     def __truediv__(self, other) -> "Node":
-        r"""$z = x / y$, elementwise with broadcasting (``other`` may be a number).
+        r"""$z = x / y$, elementwise with broadcasting (``other`` may be a number): $z$ has the
+        broadcast shape of $x$ and $y$.
 
-        $\partial z / \partial x = 1 / y$ and $\partial z / \partial y = -x / y^2$: VJPs
-        $g \mapsto g / y$ and $g \mapsto -g\, x / y^2$, each reduced with ``unbroadcast``.
+        Its VJP maps the gradient of $z$ to the gradient of each operand, reduced to that operand's
+        shape with ``unbroadcast``.
         """
         other = Node._lift(other)
+        # dz/dx = 1/y and dz/dy = -x/y^2: VJPs g -> g / y and g -> -g x / y^2, each unbroadcast.
         return Node(self.value / other.value, [
             (self, lambda g: unbroadcast(g / other.value, self.value.shape)),
             (other, lambda g: unbroadcast(-g * self.value / other.value ** 2, other.value.shape)),
         ])
 
     def __pow__(self, p: float) -> "Node":
-        r"""$y = x^p$ elementwise, for a Python number $p$: the VJP is $g \mapsto g\, p\, x^{p-1}$."""
-        return Node(self.value ** p, [(self, lambda g: g * p * self.value ** (p - 1))])
+        r"""$y = x^p$ elementwise, for a Python number $p$ (negative or fractional too), shaped like $x$.
+
+        Its VJP maps the gradient of $y$ to the gradient of $x$, of $x$'s shape.
+        """
+        return Node(self.value ** p, [(self, lambda g: g * p * self.value ** (p - 1))])  # VJP: g -> g p x^(p-1)
 
     def __matmul__(self, other) -> "Node":
-        r"""$Z = X Y$ for matrices $X$ $(n, k)$ and $Y$ $(k, m)$.
+        r"""$Z = X Y$ for matrices $X$ $(n, k)$ and $Y$ $(k, m)$: $Z$ is $(n, m)$.
 
-        With $G = \partial L / \partial Z$ of shape $(n, m)$: the VJPs are $G \mapsto G Y^\top$
-        for $X$ and $G \mapsto X^\top G$ for $Y$ (each has its operand's shape).
+        Its VJP maps $G = \partial L / \partial Z$, of shape $(n, m)$, to the gradient of $X$, of
+        shape $(n, k)$, and to the gradient of $Y$, of shape $(k, m)$.
         """
         other = Node._lift(other)
+        # VJPs: G -> G Y^T for X and G -> X^T G for Y.
         return Node(self.value @ other.value, [
             (self, lambda g: g @ other.value.T),
             (other, lambda g: self.value.T @ g),
@@ -159,50 +170,75 @@ class Node:
 
     @property
     def T(self) -> "Node":
-        r"""The transpose of a matrix: $Y = X^\top$, so the VJP is $G \mapsto G^\top$."""
-        return Node(self.value.T, [(self, lambda g: g.T)])
+        r"""The transpose of a matrix: $Y = X^\top$, of shape $(m, n)$ for $X$ of shape $(n, m)$.
+
+        Its VJP maps the gradient of $Y$ to the gradient of $X$, of $X$'s shape.
+        """
+        return Node(self.value.T, [(self, lambda g: g.T)])  # VJP: G -> G^T
 
     def log(self) -> "Node":
-        r"""$y = \log x$ elementwise: the VJP is $g \mapsto g / x$."""
-        return Node(self.value.log(), [(self, lambda g: g / self.value)])
+        r"""$y = \log x$ elementwise, shaped like $x$.
+
+        Its VJP maps the gradient of $y$ to the gradient of $x$, of $x$'s shape.
+        """
+        return Node(self.value.log(), [(self, lambda g: g / self.value)])  # VJP: g -> g / x
 
     def relu(self) -> "Node":
-        r"""$y = \max(x, 0)$ elementwise: the VJP is $g \mapsto g \odot [x > 0]$.
+        r"""$y = \max(x, 0)$ elementwise, shaped like $x$.
 
-        At $x = 0$ the slope is 0, as in PyTorch.
+        Its VJP maps the gradient of $y$ to the gradient of $x$, of $x$'s shape. At $x = 0$ take
+        the slope to be 0, as PyTorch does.
         """
-        return Node(torch.relu(self.value), [(self, lambda g: g * (self.value > 0))])
+        return Node(torch.relu(self.value), [(self, lambda g: g * (self.value > 0))])  # VJP: g -> g [x > 0]
 
     def sigmoid(self) -> "Node":
-        r"""$s = 1 / (1 + e^{-x})$ elementwise: the VJP is $g \mapsto g \odot s \odot (1 - s)$."""
+        r"""$s = 1 / (1 + e^{-x})$ elementwise, shaped like $x$.
+
+        Its VJP maps the gradient of $s$ to the gradient of $x$, of $x$'s shape; it may reuse $s$.
+        """
         s = torch.sigmoid(self.value)
+        # VJP: g -> g * s * (1 - s), from the saved forward value.
         return Node(s, [(self, lambda g: g * s * (1 - s))])
 
     def tanh(self) -> "Node":
-        r"""$t = \tanh x$ elementwise: the VJP is $g \mapsto g \odot (1 - t^2)$."""
+        r"""$t = \tanh x$ elementwise, shaped like $x$.
+
+        Its VJP maps the gradient of $t$ to the gradient of $x$, of $x$'s shape; it may reuse $t$.
+        """
         t = torch.tanh(self.value)
+        # VJP: g -> g * (1 - t^2), from the saved forward value.
         return Node(t, [(self, lambda g: g * (1 - t * t))])
 
     def sum(self) -> "Node":
-        r"""The sum of every entry, a 0-d node: each entry's partial derivative is 1, so the VJP
-        copies the scalar $g$ into every entry of $x$'s shape."""
+        r"""The sum of every entry of $x$, a 0-d node.
+
+        Its VJP maps the 0-d gradient of the sum to the gradient of $x$, a tensor of $x$'s shape.
+        """
         shape = self.value.shape
+        # Every entry's partial derivative is 1: the VJP copies the scalar g into x's shape.
         return Node(self.value.sum(), [(self, lambda g: g.expand(shape))])
 
     def mean(self) -> "Node":
-        r"""The mean of every entry, a 0-d node: $\frac{1}{n} \sum_i x_i$ with $n$ the number of
-        entries (all of them, not the rows); the VJP is $g \mapsto g / n$ in every entry."""
+        r"""The mean of every entry of $x$, a 0-d node: $\frac{1}{n} \sum_i x_i$ with $n$ the number
+        of entries (all of them, not the rows).
+
+        Its VJP maps the 0-d gradient of the mean to the gradient of $x$, a tensor of $x$'s shape.
+        """
         shape, n = self.value.shape, self.value.numel()
+        # VJP: g / n in every entry.
         return Node(self.value.mean(), [(self, lambda g: g.expand(shape) / n)])
 
     def log_softmax(self) -> "Node":
-        r"""Row-wise log-softmax of logits $z$ $(N, C)$, with the stable ``log_softmax`` above.
+        r"""Row-wise log-softmax of logits $z$ $(N, C)$, with the stable ``log_softmax`` above: the
+        result is $(N, C)$.
 
-        With $y = \mathrm{log\_softmax}(z)$ and $p = e^y$ (the softmax), the Jacobian of a row
-        is $I - \mathbf{1} p^\top$, so the VJP is $g \mapsto g - p \odot \sum_j g_j$ (the sum
-        over each row, broadcast back along it).
+        Its VJP maps the gradient of the result, $(N, C)$, to the gradient of $z$, $(N, C)$. Each
+        row of the result depends on every entry of the same row of $z$, and on no other row. It
+        may reuse the value computed in the forward pass.
         """
         out = log_softmax(self.value)
+        # With p = exp(out) (the softmax), a row's Jacobian is I - 1 p^T, so the VJP is
+        # g -> g - p * (g summed over its row, broadcast back along the row).
         return Node(out, [(self, lambda g: g - out.exp() * g.sum(dim=-1, keepdim=True))])
 
     def cross_entropy(self, y: torch.Tensor) -> "Node":
@@ -210,10 +246,12 @@ class Node:
 
         $$L = -\frac{1}{N} \sum_{i=1}^{N} \mathrm{log\_softmax}(z)_{i, y_i}.$$
 
-        Fused VJP: $g \mapsto g\, (\mathrm{softmax}(z) - \mathrm{onehot}(y)) / N$, computed from
-        the stable ``log_softmax``.
+        One node with one fused VJP: it maps the 0-d gradient of $L$ straight to the gradient of
+        $z$, of shape $(N, C)$, without recording the pieces of $L$. Compute the values with the
+        stable ``log_softmax``.
         """
         logp = log_softmax(self.value)
+        # Fused VJP: g -> g (softmax(z) - onehot(y)) / N.
         N = self.value.shape[0]
         rows = torch.arange(N, device=y.device)
         loss = -logp[rows, y].mean()
@@ -229,10 +267,10 @@ class Node:
 
         Seed ``self.grad`` with 1 ($\partial L / \partial L$). Then visit each node once, in
         reverse topological order (a node only after every node that uses it), and send its
-        gradient to its parents: ``parent.grad += vjp(node.grad)``. Accumulate with ``+=``: a
-        node used by several others receives a gradient from each (the multivariate chain
-        rule). Find the order without recursion (a depth-first search with your own stack):
-        a chain of 100,000 nodes must work.
+        gradient to each parent through that parent's VJP. Accumulate with ``+=``: a node used
+        by several others receives a gradient from each (the multivariate chain rule). Find the
+        order without recursion (a depth-first search with your own stack): a chain of 100,000
+        nodes must work.
         """
         order, seen, stack = [], set(), [(self, False)]
         while stack:
