@@ -29,23 +29,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import threading
 from pathlib import Path
 
-from course import feedback, lms
+from course import feedback, lms, report
+from course.files import write_atomic
 from course.layout import CourseError
 from course.results import Result, Status
 from course.text import escape
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write whole or not at all: a batch killed mid-write leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(text.encode("utf-8", "backslashreplace"))
-    os.replace(tmp, path)
 
 
 def parse_penalty(policy: str | None) -> tuple[float, bool] | None:
@@ -154,8 +145,6 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
     Raises ``CourseError`` (after writing everything else) when the roster or the column
     cannot be used, so that a second run with the right option writes the LMS file without
     grading again."""
-    from course import report
-
     output.mkdir(parents=True, exist_ok=True)
     parse_penalty(late_penalty)  # a typo stops here, before anything is written
     notes: list[str] = []

@@ -26,10 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import runtime
-from course.lms import clean, identify
 from course.text import escape
 from course.results import Result, Status
 from course.runtime import _
+
+
+def clean(text) -> str:
+    """Any string from a submission, writable as UTF-8 and shown as it is (lines kept)."""
+    return escape(text, newlines=True)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MESSAGE_CHARS = 800
@@ -175,7 +179,7 @@ def context(result: Result, plan: dict, standing: Standing | None = None) -> dic
                 file=clean(standing.counted_file))
         return {
             "lang": result.language or "en", "assignment": plan["assignment"], "title": _("Feedback"),
-            "file": escape(identify(result.source).file or result.source), "student": escape(result.name or result.student),
+            "file": escape(result.file or result.source), "student": escape(result.name or result.student),
             "score": points(total), "raw_score": points(result.score), "max": points(maximum),
             "percent": f"{100 * total / maximum:.1f}" if maximum else "0.0",
             "status": result.status.value, "status_text": status_text(result.status),

@@ -21,8 +21,8 @@ import traceback
 from pathlib import Path
 
 from course import feedback
-from course.batch import Slots, digest, grade_one, plan_guards
-from course.export import write_atomic
+from course.grading import Slots, digest, grade_one, plan_guards
+from course.files import write_atomic
 from course.judge import all_zero
 from course.pool import Limits, hide_memory
 from course.results import Result, Status

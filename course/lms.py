@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from course.text import cell as spreadsheet_cell, escape
+from course.files import write_atomic
 from course.layout import CourseError
 from course.results import Result
 
@@ -456,8 +457,6 @@ def non_submitters(roster: Roster, submitters: list[Submitter]) -> list[int]:
 
 
 def _write_csv(path: Path, rows: list[list[str]], delimiter: str, bom: bool) -> None:
-    from course.export import write_atomic
-
     out = io.StringIO()
     csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
     write_atomic(path, ("\ufeff" if bom else "") + out.getvalue())

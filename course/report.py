@@ -32,6 +32,7 @@ from collections import Counter
 from pathlib import Path
 
 from course import lms, similarity
+from course.files import write_atomic
 from course.layout import CourseError
 from course.results import Result, Status
 from course.text import escape
@@ -264,8 +265,6 @@ def render(stats: dict) -> str:
 
 def write(output: Path, results: list[Result], plan: dict, summary: dict | None = None) -> Path:
     """Write ``OUTPUT/report.html`` (``summary``: ``lms.json``, read from OUTPUT when not given)."""
-    from course.export import write_atomic
-
     if summary is None and (output / "lms.json").exists():
         summary = json.loads((output / "lms.json").read_text(encoding="utf-8"))
     path = output / "report.html"

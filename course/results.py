@@ -56,6 +56,7 @@ class Result:
     language_detected: bool = False  # metadata.course was lost: the language was read from the notebook's text
     late: bool = False
     name: str = ""  # the student's name as the LMS download spells it, when it does
+    file: str = ""  # the file as the student named it (the LMS's prefix taken off)
     cases: list[CaseResult] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # for the instructor: cell errors, sandbox notes
     cell_errors: list[dict] = field(default_factory=list)  # for the student: protocol.CellError, numbered among code cells

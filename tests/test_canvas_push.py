@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course import canvas_push, export
+from course import canvas_push, export, files
 from course.layout import CourseError
 from tests import fake_canvas
 from tests.test_lms import PLAN, canvas_name, result
@@ -30,7 +30,7 @@ def batch(tmp_path) -> Path:
                result(canvas_name("Student, Test", 199, 9030, "hw01.ipynb"))]
     output = tmp_path / "grades"
     for r in results:  # as `course grade` writes them
-        export.write_atomic(output / "results" / f"{r.key}.json", json.dumps(r.to_record()))
+        files.write_atomic(output / "results" / f"{r.key}.json", json.dumps(r.to_record()))
     export.write_all(results, PLAN, output, late_penalty="10%")
     return output
 
