@@ -168,9 +168,10 @@ import sys
 sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
 sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h)]
 sys.path.insert(0, sys.argv[1])
-import course.gradescope, course.worker, course.batch
+import course.gradescope, course.worker
 loaded = {name: module.__file__ for name, module in sys.modules.items() if name.startswith("course")}
 assert all(path.startswith(sys.argv[1]) for path in loaded.values()), loaded
+assert not {"course.batch", "course.export", "course.report"} & set(loaded), loaded
 print(len(loaded))
 """
 
@@ -182,6 +183,8 @@ def test_the_autograder_zip_carries_every_module_the_grader_imports(tmp_path):
                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": ""})
     assert run.returncode == 0, run.stderr[-3000:]
     assert int(run.stdout) >= 10
+    shipped = {path.name for path in (tmp_path / "source" / "course").glob("*.py")}
+    assert not {"batch.py", "export.py", "report.py", "canvas_push.py"} & shipped, shipped  # grading needs none
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
