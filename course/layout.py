@@ -15,7 +15,7 @@ CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # What a student's machine needs to run a notebook and `otter check` (a kernel included).
 STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib", "setuptools", "otter-grader", "ipykernel")
 # What the hardened grader needs on Gradescope (no otter, no Jupyter: it runs the code cells itself).
-GRADER_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib", "setuptools")
+GRADER_PACKAGES = ("torch", "numpy", "matplotlib", "koreanize-matplotlib", "setuptools", "ipython")
 
 
 class CourseError(Exception):

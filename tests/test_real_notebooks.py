@@ -228,9 +228,9 @@ def test_a_failing_cell_stops_at_the_failing_statement():
 
 
 def test_syntax_errors_say_their_line_and_unbound_names_are_consequences():
-    _, errors, _ = run("\n\n   import math\ndef f(x):\n    return math.sin(x\nfrom os import path as p, sep",
+    _, errors, _ = run("\n\nimport math\ndef f(x):\n    return math.sin(x\nfrom os import path as p, sep",
                        "f(1)", "p", "sep", "g(1)", "exit()")
-    assert errors[0] == {"cell": 1, "line": "   import math", "error": "SyntaxError: '(' was never closed (line 5)",
+    assert errors[0] == {"cell": 1, "line": "import math", "error": "SyntaxError: '(' was never closed (line 5)",
                          "consequence": False}
     assert [e["consequence"] for e in errors[1:]] == [True, True, True, False, False]
     assert errors[-1]["error"] == "SystemExit"
