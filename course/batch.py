@@ -137,7 +137,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
 
     def run(s: Submission) -> None:
         result = grade_one(s, plan, plan_digest, limits, slots, problems)
-        write_atomic(results_dir / f"{s.key}.json", json.dumps(result.to_record(), indent=1, sort_keys=True))
+        save(results_dir, result)
         with log_lock:
             done[s.key] = result
             counter["done"] += 1
@@ -170,6 +170,11 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
             "`course merge` makes the gradebook, the LMS file and the report")
         return results
     return write_outputs(results, plan, output, roster, lms_column, late_penalty, log)
+
+
+def save(results_dir: Path, result: Result) -> None:
+    """``results/<key>.json``: what a resumed batch, `course report` and `course merge` read."""
+    write_atomic(results_dir / f"{result.key}.json", json.dumps(result.to_record(), indent=1, sort_keys=True))
 
 
 def write_outputs(results: list[Result], plan: dict, output: Path, roster: Path | None, lms_column: str | None,
@@ -240,8 +245,7 @@ def merge(shards: list[Path], output: Path, roster: Path | None = None, lms_colu
     write_atomic(output / "plan.json", (infos[0][0] / "plan.json").read_text(encoding="utf-8"))
     results = [by_key[key] for key in first["keys"]]
     for result in results:
-        write_atomic(output / "results" / f"{result.key}.json",
-                     json.dumps(result.to_record(), indent=1, sort_keys=True))
+        save(output / "results", result)
     with open(output / "grading.log", "w", encoding="utf-8") as merged_log:
         for folder, _ in sorted(infos, key=lambda item: item[1]["shard"]):
             if (folder / "grading.log").exists():

@@ -55,12 +55,16 @@ class Change:
     new: float
 
 
-def grades_of(output: Path) -> list[Grade]:
-    """The counted result of each Canvas student of a batch (test student and anonymous ids left out)."""
+def summary_of(output: Path) -> dict:
+    """``lms.json``: who counts for whom, lateness and the late penalty of a graded batch."""
     try:
-        summary = json.loads((output / "lms.json").read_text(encoding="utf-8"))
+        return json.loads((output / "lms.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise CourseError(f"{output} holds no graded batch (lms.json: {error}): run `course grade` first") from None
+
+
+def grades_of(output: Path, summary: dict) -> list[Grade]:
+    """The counted result of each Canvas student of a batch (test student and anonymous ids left out)."""
     grades = []
     for student in summary["students"]:
         if student["lms"] != "canvas" or student["anonymous"] or student["test_student"]:
@@ -130,7 +134,8 @@ def push(output: Path, url: str, course_id: int, assignment_id: int, send: bool 
     if not token:
         raise CourseError(f"set {TOKEN_VARIABLE} to a Canvas access token (Account > Settings > New Access Token); "
                           "it is read from the environment only, never from the command line")
-    grades = grades_of(output)
+    summary = summary_of(output)
+    grades = grades_of(output, summary)
     canvas = Canvas(url.rstrip("/"), token)
     course = ask("reading the course", lambda: canvas.get_course(course_id))
     assignment = ask("reading the assignment", lambda: course.get_assignment(assignment_id))
@@ -166,7 +171,7 @@ def push(output: Path, url: str, course_id: int, assignment_id: int, send: bool 
         say(f"not in this Canvas assignment, so not sent: {', '.join(g.user for g in unknown)}")
     if getattr(assignment, "post_manually", False):
         say("manual posting: Canvas keeps these grades and comments hidden from students until you post them")
-    penalty = json.loads((output / "lms.json").read_text(encoding="utf-8")).get("late_penalty")
+    penalty = summary.get("late_penalty")
     if getattr(policy, "late_submission_deduction_enabled", False) and penalty and any(g.late for g in grades):
         say(f"warning: this course's late policy deducts {getattr(policy, 'late_submission_deduction', '?')}% per "
             f"{getattr(policy, 'late_submission_interval', 'day')} from late scores Canvas receives, on top of the "

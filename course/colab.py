@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 
 import nbformat
 
-from course import i18n, layout
+from course import i18n, layout, links
 from course.layout import CourseError
 
 ENVIRONMENT = "CALC4ML_PUBLISHED"
@@ -80,7 +80,7 @@ def colab_url(location: str, name: str, language: str) -> str | None:
         return None
     owner, repo, ref, folder = parts[0], parts[1], parts[3], "/".join(parts[4:])
     path = "/".join(p for p in (folder, relative_path(name, language), f"{name}.ipynb") if p)
-    return f"https://colab.research.google.com/github/{owner}/{repo}/blob/{ref}/{path}"
+    return links.colab_link(f"https://github.com/{owner}/{repo}", path, ref)
 
 
 CELL = string.Template('''\

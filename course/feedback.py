@@ -26,14 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import runtime
-from course.text import escape
+from course.text import clean, escape
 from course.results import Result, Status
 from course.runtime import _
-
-
-def clean(text) -> str:
-    """Any string from a submission, writable as UTF-8 and shown as it is (lines kept)."""
-    return escape(text, newlines=True)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MESSAGE_CHARS = 800

@@ -152,11 +152,6 @@ def budget_message(limits: Limits) -> str:
     return runtime._("not graded: {why}").format(why=budget_reason(limits))
 
 
-def cell_errors_of(reported: list[protocol.CellError], notebook: Notebook) -> list[dict]:
-    """The cells that raised, as the student side numbered them (1-based among the code cells)."""
-    return [dict(error) for error in reported]
-
-
 def blamed_cell(errors: list[dict], notebook: Notebook, name: str) -> dict | None:
     """The failed cell to blame for ``name`` being undefined: the first cell that failed on its
     own and mentions the name (``def name``, ``import name``, ``name = ...``), else the first
@@ -232,7 +227,7 @@ def grade_notebook(worker: Worker, plan: runtime.Plan, raw: bytes, limits: Limit
         out_of_time = died.detail == budget_message(limits)
         return all_zero(plan, result, died.status, budget_reason(limits) if out_of_time else died.detail, start)
     problems = [Status.CELL_ERRORS] if session.cell_errors else []
-    cell_errors = cell_errors_of(session.cell_errors, notebook)
+    cell_errors: list[dict] = [dict(error) for error in session.cell_errors]
     missing: set[str] = set()
     broken: dict[str, str] = {}  # function -> how it failed: not called again
     try:

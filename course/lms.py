@@ -60,7 +60,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from course.text import cell as spreadsheet_cell, escape
+from course.text import cell as spreadsheet_cell
 from course.files import write_atomic
 from course.layout import CourseError
 from course.results import Result
@@ -214,11 +214,6 @@ def identify(path: str) -> Identity:
 def neutralise(text: str) -> str:
     """A spreadsheet cell (``text.cell``): one line, nothing hidden, never a formula."""
     return spreadsheet_cell(text)
-
-
-def clean(text) -> str:
-    """Any string, writable as UTF-8 and shown as it is (``text.escape``; lines kept)."""
-    return escape(text, newlines=True)
 
 
 def number(value: float) -> str:

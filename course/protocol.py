@@ -32,7 +32,7 @@ import struct
 import time
 from typing import TypedDict
 
-from course.text import escape
+from course.text import clean as text_clean
 
 from course.sandbox import Protection
 
@@ -58,8 +58,8 @@ class ProtocolViolation(Exception):
 
 def clean(text: object, limit: int = MAX_TEXT) -> str:
     """A string from the student side, safe anywhere: cut to ``limit``, every control, bidi and
-    zero-width character and lone surrogate shown as its escape (``text.escape``; lines kept)."""
-    return escape(text, limit, newlines=True)
+    zero-width character and lone surrogate shown as its escape (``text.clean``)."""
+    return text_clean(text, limit)
 
 
 def encode(message: dict, buffers: list[bytes] = ()) -> bytes:

@@ -41,6 +41,11 @@ def escape(text: object, limit: int | None = None, newlines: bool = False) -> st
     return (_BUT_LINES if newlines else _ANY).sub(_visible, text)
 
 
+def clean(text: object, limit: int | None = None) -> str:
+    """Any string from a submission, shown as it is with its lines kept (``escape``)."""
+    return escape(text, limit, newlines=True)
+
+
 def cell(text: object) -> str:
     """One spreadsheet cell: escaped to one line, and with a leading ``'`` when a spreadsheet
     would read it as a formula (``=``, ``+``, ``-``, ``@``, after any spaces; OWASP's CSV

@@ -12,7 +12,7 @@ import pytest
 
 from course import feedback, protocol
 from course.batch import load_plan
-from course.judge import Notebook, cell_errors_of, with_cause
+from course.judge import Notebook, with_cause
 from course.results import CaseResult, Result, Status
 from tests.grading import autograder_zip, course_grade, make_submission
 
@@ -30,7 +30,7 @@ NEW_SHAPE = [
 def ready(errors: list[dict]) -> list[dict]:
     """The report as the grader reads it: validated, then numbered among the code cells."""
     reported, _, _ = protocol.validate_ready({"ready": True, "cell_errors": errors, "notes": [], "ran": 4})
-    return cell_errors_of(reported, NOTEBOOK)
+    return [dict(error) for error in reported]
 
 
 def test_the_report_reads_as_sent():
