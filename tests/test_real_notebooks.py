@@ -93,7 +93,8 @@ HONEST = {
     "getsource": variant(after={NUMERICAL_HESSIAN: "import inspect\nsource = inspect.getsource(numerical_hessian)\n"
                                                    "assert source.startswith('def numerical_hessian('), source[:80]"}),
 }
-MISSING_PACKAGE = variant({IMPORTS: lambda s: "from tqdm.auto import tqdm\n" + s})
+# A package no grading environment has (tqdm itself may be installed on the grader's machine).
+MISSING_PACKAGE = variant({IMPORTS: lambda s: "from tqdm_is_not_installed.auto import tqdm\n" + s})
 BROKEN = variant({BUMPY: lambda s: s.replace("approx = numerical_hessian(", "approx = numerical_hesian(")},
                  after={BUMPY: "print(approx.shape)"})
 
@@ -134,8 +135,8 @@ def test_honest_jupyter_notebooks_get_full_marks(grader, name):
 
 def test_a_missing_package_is_named_and_what_it_stopped_is_a_consequence(grader):
     result, errors, _ = grader(MISSING_PACKAGE)
-    assert errors[0] == {"cell": IMPORTS, "line": "from tqdm.auto import tqdm",
-                         "error": "ModuleNotFoundError: No module named 'tqdm'", "consequence": False}
+    assert errors[0] == {"cell": IMPORTS, "line": "from tqdm_is_not_installed.auto import tqdm",
+                         "error": "ModuleNotFoundError: No module named 'tqdm_is_not_installed'", "consequence": False}
     assert errors[1] == {"cell": NUMERICAL_HESSIAN, "line": "def numerical_hessian(f: Callable, x: torch.Tensor, "
                                                             "h: float = 1e-4) -> torch.Tensor:",
                          "error": "NameError: name 'Callable' is not defined", "consequence": True}
