@@ -23,15 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from course import samples
-from course.build import edition_folder, sources
+from course.build import samples
+from course.build.assemble import edition_folder, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 
 GRADE = """
 import json, resource, sys, time
 from pathlib import Path
-from course.batch import grade_all
+from course.grade.batch import grade_all
 start = time.perf_counter()
 results = grade_all(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), log=lambda _: None)
 print(json.dumps({"seconds": time.perf_counter() - start,
@@ -68,7 +68,7 @@ def worker_peak_mb(process: subprocess.Popen) -> float:
         for status in Path("/proc").glob("[0-9]*/status"):
             try:
                 cmdline = (status.parent / "cmdline").read_bytes()
-                if b"course.worker" in cmdline:
+                if b"course.grade.worker" in cmdline:
                     for line in status.read_text().splitlines():
                         if line.startswith("VmHWM:"):
                             peak = max(peak, int(line.split()[1]) / 1024)

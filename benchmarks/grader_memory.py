@@ -22,14 +22,14 @@ from pathlib import Path
 
 import nbformat
 
-from course import samples
-from course.build import edition_folder, sources
+from course.build import samples
+from course.build.assemble import edition_folder, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADE = """
 import json, resource, sys
 from pathlib import Path
-from course.batch import grade_all
+from course.grade.batch import grade_all
 results = grade_all(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), log=lambda _: None)
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "n": len(results),
                   "ok": sum(str(r.status) == "ok" for r in results)}))

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course.batch import grade_all  # noqa: E402
+from course.grade.batch import grade_all  # noqa: E402
 from tests.grading import autograder_zip, otter_run  # noqa: E402
 from tests.test_real_notebooks import ASSIGNMENT, CORRECT, HONEST, NEWTON_STEP, variant  # noqa: E402
 

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--check", action="store_true",
                        help="fail if a committed generated file differs from a fresh build")
 
-    from course.batch import add_arguments as add_grade_arguments
+    from course.grade.batch import add_arguments as add_grade_arguments
     add_grade_arguments(commands.add_parser("grade", help="grade a folder or zip of submitted notebooks (no Docker)"))
 
     demo = commands.add_parser("demo", help="build every assignment, then grade the bundled sample submissions")
@@ -67,37 +67,37 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args) -> int:
     if args.command == "grade":
-        from course.batch import main as grade_main
+        from course.grade.batch import main as grade_main
         return grade_main(args)
     if args.command == "report":
-        from course.report import rebuild
+        from course.outputs.report import rebuild
         print(f"report: {rebuild(Path(args.output))}")
         return 0
     if args.command == "merge":
-        from course.batch import merge as merge_shards
+        from course.grade.batch import merge as merge_shards
         results = merge_shards([Path(p) for p in args.shards], Path(args.output),
                                Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty)
         print(f"merged {len(results)} submissions: gradebook {Path(args.output) / 'gradebook.csv'}; "
               f"class report {Path(args.output) / 'report.html'}")
         return 0
     if args.command == "push":
-        from course.canvas_push import push
+        from course.lms.canvas_push import push
         push(Path(args.output), args.url, args.course, args.assignment, send=args.yes)
         return 0
     root = Path(args.root).resolve() if args.root else find_root()
     if args.command == "links":
-        from course.links import links as make_links
+        from course.build.links import links as make_links
         for link in make_links(root, args.repo, args.hub, args.branch, args.interface):
             print(f"{link.assignment:<20} {link.language}  {link.url}")
         return 0
     if args.command == "demo":
         return run_demo(root, Path(args.output))
     if args.command == "translate":
-        from course.translate import update_catalogues
+        from course.build.translate import update_catalogues
         for line in update_catalogues(root, args.language, args.targets or None):
             print(line)
         return 0
-    from course.build import build, check_fresh
+    from course.build.assemble import build, check_fresh
     start = time.perf_counter()
     if args.check:
         return check_fresh(root, args.assignments or None)
@@ -110,8 +110,8 @@ def run_demo(root: Path, output: Path) -> int:
     """The main job on the bundled default: build the course into OUTPUT/course (tracked files
     stay as they are), then grade examples/submissions/* with the autograders just built."""
     from course import layout
-    from course.batch import grade_all
-    from course.build import build
+    from course.grade.batch import grade_all
+    from course.build.assemble import build
 
     start = time.perf_counter()
     built = output / "course"

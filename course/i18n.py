@@ -3,9 +3,9 @@
 English is the source language.  Two kinds of catalogue:
 
 - the course's messages (checks, runtime, feedback, notebook boilerplate), marked ``_("...")``
-  in ``course/*.py``: ``course/locale/<lang>/LC_MESSAGES/course.po``, compiled to ``course.mo``
-  beside it (committed: the grader and the students' support package read it with the
-  standard library's ``gettext``);
+  in ``calc4ml_runtime/`` and ``course/``: ``calc4ml_runtime/locale/<lang>/LC_MESSAGES/course.po``,
+  compiled to ``course.mo`` beside it (committed: the grader and the students' copy of the
+  runtime read it with the standard library's ``gettext``);
 - an assignment's strings (question titles, case labels, stub docstrings, and the strings
   that code cells mark ``_("...")``): ``solutions/<name>/<lang>.po``, read at build time.
 
@@ -24,7 +24,8 @@ import tokenize
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-COURSE_LOCALE = PACKAGE / "locale"
+RUNTIME = PACKAGE.parent / "calc4ml_runtime"  # installed beside ``course``, as in the repository
+COURSE_LOCALE = RUNTIME / "locale"
 
 
 class Catalogue:

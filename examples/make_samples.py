@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from course import samples
-from course.build import edition_folder, sources
+from course.build import samples
+from course.build.assemble import edition_folder, sources
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,11 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from course import layout, samples
-from course.batch import grade_all
-from course.build import edition_folder, sources
-from course.pool import Limits
-from course.render import SUPPORT
+from course import layout
+from course.build import samples
+from course.grade.batch import grade_all
+from course.build.assemble import edition_folder, sources
+from course.grade.pool import Limits
+from course.build.render import SUPPORT
 from course.results import Result
 
 ROOT = Path(__file__).resolve().parent.parent

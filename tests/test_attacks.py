@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from course import pool
-from course.pool import Limits
+from course.grade import pool
+from course.grade.pool import Limits
 from tests.grading import autograder_zip, course_grade, make_submission, question_points, source_of
 
 pytestmark = pytest.mark.xdist_group("attacks")
@@ -292,7 +292,7 @@ with ThreadPoolExecutor(4) as pool:
 """], FULL),
     }
     folder = root / "submissions"
-    from course import samples
+    from course.build import samples
     for name, (base, replaced, cells, _) in attacks.items():
         path = make_submission(ASSIGNMENT, None if base == "stub" else replaced, folder, name, cells)
         if base == "stub" and replaced:
@@ -480,7 +480,7 @@ ROUTES = {
     "torch's source run again": "import inspect, torch._functorch.eager_transforms as et\n"
                                 "    ns = {'__name__': 'copy'}\n    exec(compile(inspect.getsource(et), 'copy', 'exec'), ns)\n"
                                 f"    return ns['jacrev']({SOFTMAX})(z)",
-    "the forbid state": "import sys\n    rt = sys.modules['course.runtime']\n    rt._forbidden.clear()\n"
+    "the forbid state": "import sys\n    rt = sys.modules['calc4ml_runtime.guards']\n    rt._forbidden.clear()\n"
                         f"    rt._VAULT = False\n    return torch.func.jacrev({SOFTMAX})(z)",
     "a forged permit": "import sys\n    sys.audit('course.permit', None)\n"
                        f"    return torch.func.jacrev({SOFTMAX})(z)",
@@ -700,12 +700,12 @@ def sealing(tmp_path_factory):
         "autograd_without_patch": (autograd, [], points_without("q3", "q4", "q5")),
         "patch_forbid_and_expand": (autograd, ["""
 import sys, contextlib
-import course.runtime as rt
-for module in (rt, sys.modules['course.runtime']):
+import calc4ml_runtime.guards as guards, calc4ml_runtime.calls as calls
+for module in (guards, calls):
     module.forbid = lambda apis, message: contextlib.nullcontext()
-    module.expand = lambda apis: []
-    module._forbidden.clear()
-for name in ('__main__', 'course.worker'):
+guards.expand = lambda apis: []
+guards._forbidden.clear()
+for name in ('__main__', 'course.grade.worker'):
     if name in sys.modules:
         sys.modules[name]._answer = sys.modules[name].__dict__.get('_outputs')
 raise RuntimeError("ATTACK patched runtime.forbid and runtime.expand")

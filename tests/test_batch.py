@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from course.submissions import collect
+from course.grade.submissions import collect
 from tests.grading import autograder_zip, course_grade, make_submission, question_points
 
 ASSIGNMENT = "hw01_derivatives"
@@ -198,7 +198,7 @@ def test_killed_halfway_then_resumed_grades_everything_once(tmp_path):
 
 
 def _relu_bug_loss() -> float:
-    from course import samples
+    from course.build import samples
     from tests.grading import source_of
     source = source_of(ASSIGNMENT)
     scores = samples.score_in_process(source.plan(), samples.functions_with(source.module("reference"), WRONG_RELU))
@@ -316,7 +316,7 @@ def test_notebooks_as_each_tool_saves_them_grade_by_their_code(tmp_path):
     language of their edition even when its metadata is gone."""
     import nbformat
 
-    from course.submissions import Submission, collect
+    from course.grade.submissions import collect, Submission
     from tests.grading import with_public_tests
 
     en = make_submission(ASSIGNMENT, {}, tmp_path / "made", "en")
@@ -438,7 +438,7 @@ def test_outputs_are_dropped_from_the_bytes_exactly():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from course.submissions import _outputs_dropped
+    from course.grade.submissions import _outputs_dropped
 
     @settings(max_examples=300, deadline=None)
     @given(_json_values(), st.sampled_from([None, 1, "\t"]))

@@ -11,8 +11,9 @@ import zipfile
 import nbformat
 import pytest
 
-from course import build, i18n, notebook, samples
-from course.spec import Call, Case, PlanError, Question, compile_plan
+from course import i18n
+from course.build import assemble as build, notebook, samples
+from course.build.spec import Call, Case, compile_plan, PlanError, Question
 from tests.grading import ASSIGNMENTS, ROOT, source_of, student_notebook
 
 
@@ -23,7 +24,7 @@ def test_committed_generated_files_are_fresh():
 PLANS_UNDER = """
 import json, sys, zipfile
 from pathlib import Path
-from course import build
+from course.build import assemble as build
 root = Path(sys.argv[1])
 for source in build.sources(root):
     plan = build.stable_plan(source, root)
@@ -87,7 +88,8 @@ def test_autograder_zip_layout(name):
     with zipfile.ZipFile(ROOT / "autograder" / f"{name}-autograder.zip") as z:
         names = set(z.namelist())
         assert {"run_autograder", "setup.sh", "requirements.txt", "otter_config.json", "plan.json",
-                "course/worker.py", "course/gradescope.py", "files/calc4ml_runtime/runtime.py"} <= names
+                "course/grade/worker.py", "course/grade/gradescope.py", "calc4ml_runtime/calls.py",
+                "files/calc4ml_runtime/calls.py"} <= names
         assert not any(n.startswith("solutions") or n.endswith(("build.py", "reference.py")) for n in names)
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in z.infolist())
         assert (z.getinfo("run_autograder").external_attr >> 16) & 0o111
@@ -148,7 +150,7 @@ def test_bundled_sample_submissions_are_fresh():
 
 
 def generated_and_sample_files() -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for folder in ("assignments", "autograder", "examples", "course/locale")
+    return {str(p): p.read_bytes() for folder in ("assignments", "autograder", "examples", "calc4ml_runtime/locale")
             for p in sorted((ROOT / folder).rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
 
 
@@ -168,10 +170,10 @@ import sys
 sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
 sys.path_hooks[:] = [h for h in sys.path_hooks if "editable" not in repr(h)]
 sys.path.insert(0, sys.argv[1])
-import course.gradescope, course.worker
-loaded = {name: module.__file__ for name, module in sys.modules.items() if name.startswith("course")}
+import course.grade.gradescope, course.grade.worker
+loaded = {name: module.__file__ for name, module in sys.modules.items() if name.startswith(("course", "calc4ml_runtime"))}
 assert all(path.startswith(sys.argv[1]) for path in loaded.values()), loaded
-assert not {"course.batch", "course.export", "course.report"} & set(loaded), loaded
+assert not [name for name in loaded if name.startswith(("course.lms", "course.outputs", "course.build"))], loaded
 print(len(loaded))
 """
 
@@ -183,8 +185,10 @@ def test_the_autograder_zip_carries_every_module_the_grader_imports(tmp_path):
                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": ""})
     assert run.returncode == 0, run.stderr[-3000:]
     assert int(run.stdout) >= 10
-    shipped = {path.name for path in (tmp_path / "source" / "course").glob("*.py")}
-    assert not {"batch.py", "export.py", "report.py", "canvas_push.py"} & shipped, shipped  # grading needs none
+    shipped = {path.relative_to(tmp_path / "source").as_posix() for path in (tmp_path / "source").rglob("*.py")}
+    assert {"course/grade/worker.py", "calc4ml_runtime/checks.py"} <= shipped, shipped
+    unneeded = [p for p in shipped if p.startswith(("course/lms", "course/outputs", "course/build", "course/grade/batch"))]
+    assert not unneeded, unneeded  # grading needs no LMS file, output or build code
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from course import canvas_push, export, files
+from course import files
+from course.lms import canvas_push
+from course.outputs import export
 from course.layout import CourseError
 from tests import fake_canvas
 from tests.test_lms import PLAN, canvas_name, result

@@ -6,8 +6,10 @@ import math
 import pytest
 import torch
 
-from course import checks, runtime
-from course.checks import CheckFailure, check
+from calc4ml_runtime import guards, messages, values
+from calc4ml_runtime.calls import InputChanged, call
+from calc4ml_runtime import checks
+from calc4ml_runtime.checks import check, CheckFailure
 
 EXPECTED = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
 
@@ -93,11 +95,11 @@ def test_strings_compare_exactly():
 
 
 def test_messages_speak_the_students_language():
-    runtime.set_language("ko")
+    messages.set_language("ko")
     try:
         korean = failure(torch.zeros(2, 3, dtype=torch.float64), EXPECTED)
     finally:
-        runtime.set_language("en")
+        messages.set_language("en")
     assert "(2, 2)" in korean and "expected shape" not in korean, korean
 
 
@@ -109,7 +111,7 @@ def test_messages_speak_the_students_language():
 ])
 def test_values_round_trip_the_channel_bit_for_bit(value):
     buffers: list[bytes] = []
-    back = runtime.unpack(runtime.pack(value, buffers), buffers)
+    back = values.unpack(values.pack(value, buffers), buffers)
     if isinstance(value, torch.Tensor):
         assert back.dtype == value.dtype and back.shape == value.shape
         assert torch.equal(back.nan_to_num(7), value.nan_to_num(7))
@@ -121,7 +123,7 @@ def test_values_round_trip_the_channel_bit_for_bit(value):
 
 def test_the_plans_plain_data_round_trips():
     for value in [1.5, math.inf, (torch.tensor([1.0, math.nan]), "x"), [1, 2]]:
-        back = runtime.from_plain(runtime.plain(value))
+        back = values.from_plain(values.plain(value))
         assert type(back) is type(value)
 
 
@@ -131,7 +133,7 @@ def test_a_students_objects_cross_as_their_type_name_only():
 
     for value in [object(), Sneaky(torch.ones(2)), {"a": 1}, lambda: 1, torch.ones(2).to_sparse()]:
         buffers: list[bytes] = []
-        assert isinstance(runtime.unpack(runtime.pack(value, buffers), buffers), runtime.Opaque)
+        assert isinstance(values.unpack(values.pack(value, buffers), buffers), values.Opaque)
 
 
 @pytest.mark.parametrize("data, buffers", [
@@ -145,7 +147,7 @@ def test_a_students_objects_cross_as_their_type_name_only():
 ])
 def test_malformed_values_are_refused(data, buffers):
     with pytest.raises(ValueError):
-        runtime.unpack(data, buffers)
+        values.unpack(data, buffers)
 
 
 def call_spec(fn, *args, **extra):
@@ -159,14 +161,14 @@ def test_a_function_that_changes_its_input_in_place_is_told_so():
 
     spec = call_spec("steps", None, {"randn": 0, "shape": [3], "dtype": "float64"},
                      {"randn": 1, "shape": [3], "dtype": "float64"})
-    with pytest.raises(runtime.InputChanged, match="steps changed its input x in place"):
-        runtime.call({"steps": steps}, spec, {})
-    assert runtime.call({"steps": lambda f, x, v: x - v}, spec, {}).shape == (3,)
+    with pytest.raises(InputChanged, match="steps changed its input x in place"):
+        call({"steps": steps}, spec, {})
+    assert call({"steps": lambda f, x, v: x - v}, spec, {}).shape == (3,)
 
 
 def test_nan_left_in_place_is_not_a_change():
     spec = call_spec("same", None, {"tensor": [{"float": "nan"}, 1.0], "dtype": "float64", "shape": [2]})
-    runtime.call({"same": lambda f, x: x.clone()}, spec, {})
+    call({"same": lambda f, x: x.clone()}, spec, {})
 
 
 @pytest.mark.parametrize("route", [
@@ -177,11 +179,11 @@ def test_nan_left_in_place_is_not_a_change():
 ])
 def test_a_forbidden_api_is_forbidden_by_every_route_and_named(route):
     spec = call_spec("hvp", {"fn": "f"}, {"randn": 0, "shape": [3], "dtype": "float64"},
-                     {"randn": 1, "shape": [3], "dtype": "float64"}, forbid=list(runtime.FULL_MATRIX_APIS),
+                     {"randn": 1, "shape": [3], "dtype": "float64"}, forbid=list(guards.FULL_MATRIX_APIS),
                      because="build the Hessian")
-    runtime.install_guards(runtime.FULL_MATRIX_APIS)
-    with pytest.raises(runtime.ForbiddenAPIError, match=r"hvp must not build the Hessian: it called torch\."):
-        runtime.call({"hvp": route}, spec, {"f": lambda x: (x ** 3).sum()})
+    guards.install_guards(guards.FULL_MATRIX_APIS)
+    with pytest.raises(guards.ForbiddenAPIError, match=r"hvp must not build the Hessian: it called torch\."):
+        call({"hvp": route}, spec, {"f": lambda x: (x ** 3).sum()})
     # Outside the forbidding call the API works as usual.
     assert torch.func.hessian(lambda x: (x ** 2).sum())(torch.ones(2)).shape == (2, 2)
 
@@ -192,10 +194,10 @@ def test_with_autograd_forbidden_grad_mode_is_off_and_stays_off():
             return x
 
     spec = call_spec("backward", None, {"randn": 0, "shape": [3], "dtype": "float64"},
-                     forbid=list(runtime.AUTOGRAD_APIS), because="use autograd")
-    runtime.install_guards(runtime.AUTOGRAD_APIS)
-    with pytest.raises(runtime.ForbiddenAPIError, match="_set_grad_enabled"):
-        runtime.call({"backward": backward_by_autograd}, spec, {})
+                     forbid=list(guards.AUTOGRAD_APIS), because="use autograd")
+    guards.install_guards(guards.AUTOGRAD_APIS)
+    with pytest.raises(guards.ForbiddenAPIError, match="_set_grad_enabled"):
+        call({"backward": backward_by_autograd}, spec, {})
     assert torch.is_grad_enabled()
     with torch.no_grad():  # turning it off stays allowed, in or out of a forbidding call
         pass

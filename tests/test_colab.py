@@ -22,7 +22,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import build, cells, colab, i18n, judge, runtime, samples
+from calc4ml_runtime import messages
+from course import cells, i18n
+from course.build import assemble as build, colab, samples
+from course.grade import judge
 from tests.grading import ASSIGNMENTS, ROOT, autograder_zip, source_of, student_notebook
 
 EDITIONS = [(name, language) for name in ASSIGNMENTS for language in source_of(name).languages()]
@@ -70,7 +73,7 @@ def test_the_zip_holds_the_edition_byte_for_byte_and_is_deterministic(name, lang
         assert {i.filename: z.read(i) for i in z.infolist()} == colab.student_zip_files(name, notebook, support)
         assert [i.filename for i in z.infolist()] == sorted(z.namelist())
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o644 for i in z.infolist())
-    assert {f"{name}/tests/q1.py", f"{name}/calc4ml_runtime/runtime.py", f"{name}/{name}.ipynb"} <= set(z.namelist())
+    assert {f"{name}/tests/q1.py", f"{name}/calc4ml_runtime/calls.py", f"{name}/{name}.ipynb"} <= set(z.namelist())
     assert build.deterministic_zip(colab.student_zip_files(name, notebook, support)) == path.read_bytes()
 
 
@@ -178,17 +181,17 @@ def test_outside_colab_the_cell_does_nothing(tmp_path):
 
 
 def test_an_unsupported_torch_gets_a_warning_in_the_students_language():
-    assert runtime.unsupported_torch() is None, "this machine's torch is in the declared range"
+    assert messages.unsupported_torch() is None, "this machine's torch is in the declared range"
     for version in ("2.6.0", "2.13.0+cpu", "2.14.1", "2.99.0"):
-        assert runtime.unsupported_torch(runtime.torch_release(version), version) is None, version
+        assert messages.unsupported_torch(messages.torch_release(version), version) is None, version
     for version in ("2.5.1", "1.13.1", "3.0.0", "nightly"):
-        message = runtime.unsupported_torch(runtime.torch_release(version), version)
+        message = messages.unsupported_torch(messages.torch_release(version), version)
         assert message and version in message and "torch 2.6" in message, version
-    runtime.set_language("ko")
+    messages.set_language("ko")
     try:
-        assert "지원되는 torch를 설치하세요" in runtime.unsupported_torch((2, 5), "2.5.1")
+        assert "지원되는 torch를 설치하세요" in messages.unsupported_torch((2, 5), "2.5.1")
     finally:
-        runtime.set_language("en")
+        messages.set_language("en")
 
 
 # ---------------------------------------------------------------- the whole notebook, in a kernel

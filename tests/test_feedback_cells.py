@@ -10,9 +10,10 @@ import json
 
 import pytest
 
-from course import feedback, protocol
-from course.batch import load_plan
-from course.judge import Notebook, with_cause
+from course.grade import protocol
+from course.outputs import feedback
+from course.grade.batch import load_plan
+from course.grade.judge import Notebook, with_cause
 from course.results import CaseResult, Result, Status
 from tests.grading import autograder_zip, course_grade, make_submission
 

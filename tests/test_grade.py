@@ -9,8 +9,10 @@ import time
 
 import pytest
 
-from course import build, cells, protocol, sandbox
-from course.judge import NotANotebook, overall_status, read_notebook
+from course import cells
+from course.build import assemble as build
+from course.grade import protocol, sandbox
+from course.grade.judge import NotANotebook, overall_status, read_notebook
 from course.results import CaseResult, Result, Status
 
 

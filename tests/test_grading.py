@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from course import samples
-from course.batch import Slots, grade_one, load_plan, plan_guards
-from course.pool import Limits
-from course.samples import Bug
-from course.spec import slug
-from course.submissions import collect
+from course.build import samples
+from course.grade.batch import grade_one, load_plan, plan_guards, Slots
+from course.grade.pool import Limits
+from course.build.samples import Bug
+from course.build.spec import slug
+from course.grade.submissions import collect
 from tests.grading import ASSIGNMENTS, autograder_zip, bugs_of, make_submission, question_points, source_of
 
 pytestmark = pytest.mark.xdist_group("bugs")

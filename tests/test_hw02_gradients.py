@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course import build
+from course.build import assemble as build
 from tests.strategies import float64_matrices, float64_vectors, seeds, sizes
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course import build, checks, runtime, samples
+from calc4ml_runtime import guards
+from calc4ml_runtime.calls import CallFailed, load_fixtures, run_case
+from calc4ml_runtime import checks
+from course.build import assemble as build, samples
 from tests.strategies import seeds, sizes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,10 +105,10 @@ def test_the_integer_and_dead_cases_hold_what_their_labels_say():
 
 
 def test_mlp_backward_runs_with_autograd_forbidden_and_keeps_float32():
-    runtime.install_guards(runtime.AUTOGRAD_APIS)
-    with runtime.forbid(runtime.AUTOGRAD_APIS, "mlp_backward must not use autograd"):
+    guards.install_guards(guards.AUTOGRAD_APIS)
+    with guards.forbid(guards.AUTOGRAD_APIS, "mlp_backward must not use autograd"):
         got = ref.mlp_backward(*questions.MLP_FLOAT32)
-        with pytest.raises(runtime.ForbiddenAPIError):
+        with pytest.raises(guards.ForbiddenAPIError):
             torch.autograd.grad(torch.ones(1, requires_grad=True).sum(), [])
     assert all(g.dtype == torch.float32 for g in got)
     for g_, autograd in zip(got, autograd_mlp(*(a.double() for a in questions.MLP_FLOAT32))):
@@ -300,10 +303,10 @@ def test_clip_grad_norm_is_torchs_bit_for_bit(shape_list, max_norm, scale, seed,
 
 
 def test_clip_grad_norm_keeps_zero_gradients_and_runs_without_torchs_helpers():
-    runtime.install_guards(CLIP_APIS)
-    with runtime.forbid(CLIP_APIS, "clip_grad_norm must not call torch's helpers"):
+    guards.install_guards(CLIP_APIS)
+    with guards.forbid(CLIP_APIS, "clip_grad_norm must not call torch's helpers"):
         clipped, total = ref.clip_grad_norm([torch.zeros(3, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64)], 1.0)
-        with pytest.raises(runtime.ForbiddenAPIError):
+        with pytest.raises(guards.ForbiddenAPIError):
             torch_clip([t(1.0)], 1.0)
     assert total == 0.0 and all(torch.equal(c, torch.zeros_like(c)) for c in clipped)
 
@@ -412,10 +415,10 @@ def test_the_cost_function_has_the_documented_hessian():
 
 
 def test_cg_at_n_300_000_uses_one_gradient_and_17_hessian_vector_products():
-    runtime.install_guards(runtime.FULL_MATRIX_APIS + runtime.DENSE_SOLVERS)
+    guards.install_guards(guards.FULL_MATRIX_APIS + guards.DENSE_SOLVERS)
     x = randn(195, questions.N)
     with mock.patch.object(torch.autograd, "grad", wraps=torch.autograd.grad) as grad, build.reproducible():
-        with runtime.forbid(runtime.FULL_MATRIX_APIS + runtime.DENSE_SOLVERS, "must not build the Hessian"):
+        with guards.forbid(guards.FULL_MATRIX_APIS + guards.DENSE_SOLVERS, "must not build the Hessian"):
             p = ref.cg_newton_step(questions.ring_softplus, x)
     assert grad.call_count == 18
     point = x.clone().requires_grad_(True)
@@ -456,13 +459,13 @@ def functions_with(source: str | None) -> dict:
 
 def test_a_hessian_built_by_torch_func_is_reported_as_forbidden(float64_default):
     the_plan = plan()
-    runtime.install_guards(runtime.FULL_MATRIX_APIS + runtime.DENSE_SOLVERS)
+    guards.install_guards(guards.FULL_MATRIX_APIS + guards.DENSE_SOLVERS)
     bug = next(b for b in bugs.BUGS if "torch.func.hessian" in b.name)
     functions = functions_with(bug.source)
-    fixtures = runtime.load_fixtures(the_plan["fixtures"])
+    fixtures = load_fixtures(the_plan["fixtures"])
     q6 = next(q for q in the_plan["questions"] if q["name"] == "q6")
     cost = next(c for c in q6["cases"] if c["label"].startswith("n = 300,000"))
-    with pytest.raises(runtime.CallFailed, match=r"cg_newton_step must not build the Hessian .*torch\.func\.hessian"):
-        runtime.run_case(functions, cost["calls"], fixtures)
-    outputs = runtime.run_case(samples.functions_with(ref, {}), cost["calls"], fixtures)
+    with pytest.raises(CallFailed, match=r"cg_newton_step must not build the Hessian .*torch\.func\.hessian"):
+        run_case(functions, cost["calls"], fixtures)
+    outputs = run_case(samples.functions_with(ref, {}), cost["calls"], fixtures)
     checks.judge(cost, outputs, fixtures)

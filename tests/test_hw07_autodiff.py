@@ -18,7 +18,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course import build, checks, runtime, samples
+from calc4ml_runtime import guards
+from calc4ml_runtime.calls import materialize
+from calc4ml_runtime import checks
+from course.build import assemble as build, samples
 from tests.grading import autograder_zip, course_grade, make_submission, otter_run, question_points
 from tests.strategies import float64_matrices, seeds, sizes
 
@@ -42,8 +45,8 @@ def randn(seed, *shape):
 
 def engine(f, *xs):
     """The reference's grad as the grader calls it: every autograd API forbidden, grad mode off."""
-    runtime.install_guards(runtime.AUTOGRAD_APIS)
-    with runtime.forbid(runtime.AUTOGRAD_APIS, "no autograd"):
+    guards.install_guards(guards.AUTOGRAD_APIS)
+    with guards.forbid(guards.AUTOGRAD_APIS, "no autograd"):
         assert not torch.is_grad_enabled()
         return ref.grad(f, *xs)
 
@@ -126,7 +129,7 @@ def grad_cases():
 
 @pytest.mark.parametrize("f, xs", list(grad_cases()))
 def test_every_grad_case_equals_autograd(f, xs):
-    xs = [runtime.materialize(a.spec(), {}) if hasattr(a, "spec") else a for a in xs]
+    xs = [materialize(a.spec(), {}) if hasattr(a, "spec") else a for a in xs]
     assert_same(engine(f, *xs), questions.by_autograd(f, *xs), rtol=1e-11, atol=1e-12)
 
 
@@ -205,8 +208,8 @@ def test_log_softmax_is_torchs_and_finite_at_any_shift(N, C, seed, shift):
 def test_train_mlp_equals_autograd_descent_and_leaves_its_inputs():
     X, y, *params, lr, steps = questions.SPIRAL_RUN
     before = [p.clone() for p in params]
-    runtime.install_guards(runtime.AUTOGRAD_APIS)
-    with runtime.forbid(runtime.AUTOGRAD_APIS, "no autograd"):
+    guards.install_guards(guards.AUTOGRAD_APIS)
+    with guards.forbid(guards.AUTOGRAD_APIS, "no autograd"):
         losses = ref.train_mlp(X, y, *params, lr, steps)
     want = questions.autograd_descent(X, y, *params, lr, steps)
     assert len(losses) == steps and all(type(v) is float for v in losses)
@@ -235,14 +238,14 @@ def test_the_gradient_check_fixture_tells_a_wrong_gradient():
 def test_a_tensor_that_requires_grad_gets_no_gradient_while_autograd_is_forbidden():
     """What a student who reaches for autograd inside grad meets: no graph is recorded, and
     backward itself is forbidden."""
-    runtime.install_guards(runtime.AUTOGRAD_APIS)
-    with runtime.forbid(runtime.AUTOGRAD_APIS, "grad must not use autograd"):
+    guards.install_guards(guards.AUTOGRAD_APIS)
+    with guards.forbid(guards.AUTOGRAD_APIS, "grad must not use autograd"):
         x = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
         y = x ** 3
         assert not y.requires_grad
-        with pytest.raises(runtime.ForbiddenAPIError):
+        with pytest.raises(guards.ForbiddenAPIError):
             torch.set_grad_enabled(True)
-        with pytest.raises((runtime.ForbiddenAPIError, RuntimeError)):
+        with pytest.raises((guards.ForbiddenAPIError, RuntimeError)):
             y.backward()
 
 

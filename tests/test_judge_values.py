@@ -1,5 +1,5 @@
 """Every value a student's function can return is judged, never raised on: whatever crosses the
-channel (``runtime.pack``/``unpack``), and whatever a function returns to ``otter run``'s tests
+channel (``values.pack``/``unpack``), and whatever a function returns to ``otter run``'s tests
 directly, gets a case result with points between 0 and the case's and a message a student can
 read; ``grader error`` stays for the grader's own bugs."""
 
@@ -14,9 +14,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from course import checks, runtime
-from course.batch import load_plan
-from course.judge import fixtures_of, judge_case
+from calc4ml_runtime import values
+from calc4ml_runtime import checks
+from course.grade.batch import load_plan
+from course.grade.judge import fixtures_of, judge_case
 from course.results import CaseResult
 from tests.grading import ASSIGNMENTS, autograder_zip
 
@@ -38,7 +39,7 @@ def judged(name: str, question: dict, case: dict, outputs: list) -> CaseResult:
 
 # ---------------------------------------------------------------- what the wire can carry
 
-DTYPES = list(runtime.DTYPES)
+DTYPES = list(values.DTYPES)
 floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([1.7e308, -1.7e308, 1e-320, 0.0, -0.0])
 ints = st.integers() | st.sampled_from([10 ** 400, -(10 ** 400), 2 ** 1024, 2 ** 63, 0, 1])
 
@@ -47,7 +48,7 @@ ints = st.integers() | st.sampled_from([10 ** 400, -(10 ** 400), 2 ** 1024, 2 **
 def wire_tensor(draw, buffers: list[bytes]):
     dtype = draw(st.sampled_from(DTYPES))
     shape = draw(st.lists(st.integers(0, 4), max_size=3))
-    size = math.prod(shape) * torch.empty((), dtype=runtime.DTYPES[dtype]).element_size()
+    size = math.prod(shape) * torch.empty((), dtype=values.DTYPES[dtype]).element_size()
     if dtype == "bool":
         raw = bytes(draw(st.lists(st.integers(0, 1), min_size=size, max_size=size)))
     else:
@@ -73,7 +74,7 @@ def wire_answer(draw):
     name, question, case = draw(st.sampled_from(CASES))
     buffers: list[bytes] = []
     packed = [draw(wire_value(buffers)) for _ in case["calls"]]
-    return name, question, case, [runtime.unpack(value, buffers) for value in packed]
+    return name, question, case, [values.unpack(value, buffers) for value in packed]
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -114,7 +115,7 @@ def near(expected):
 @st.composite
 def plain_answer(draw):
     name, question, case = draw(st.sampled_from(CASES))
-    expected = runtime.from_plain(case["expected"])
+    expected = values.from_plain(case["expected"])
     if case["post"] or len(case["calls"]) > 1:  # outputs go through a fixture first: any value will do
         outputs = [draw(near(expected)) if case["post"] is None else draw(near(torch.zeros(3, dtype=torch.float64)))
                    for _ in case["calls"]]
@@ -144,7 +145,7 @@ def test_odd_returns_get_a_message_that_names_the_fix(got, words):
 
 def test_a_tensor_the_channel_cannot_carry_is_named_with_the_fix():
     with pytest.raises(checks.CheckFailure) as raised:
-        checks.check(runtime.Opaque("torch.Tensor of dtype complex128"), torch.ones(2, dtype=torch.float64))
+        checks.check(values.Opaque("torch.Tensor of dtype complex128"), torch.ones(2, dtype=torch.float64))
     assert str(raised.value) == ("expected a torch.Tensor, got torch.Tensor of dtype complex128 "
                                  "(return a dense tensor of the input's dtype)")
 
@@ -179,5 +180,5 @@ def test_the_reference_answer_still_passes_every_case():
     for name, question, case in rng.sample(CASES, 40):
         if case["post"] is None and len(case["calls"]) == 1:
             buffers: list[bytes] = []
-            value = runtime.unpack(runtime.pack(runtime.from_plain(case["expected"]), buffers), buffers)
+            value = values.unpack(values.pack(values.from_plain(case["expected"]), buffers), buffers)
             assert judged(name, question, case, [value]).message == ""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from course import links
+from course.build import links
 from course.layout import CourseError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from course import export, lms
+from course.lms import gradebooks as lms
+from course.outputs import export
 from course.layout import CourseError
 from course.results import CaseResult, Result, Status
 
@@ -493,8 +494,8 @@ def test_course_grade_round_trip_with_real_downloads(tmp_path):
     notebook, then canvas.csv and moodle.csv read back as the importers read them.
     NOTE for the lead: this runs the batch being rewritten; if it fails inside course/batch.py,
     the export side is covered by the tests above."""
-    from course import samples
-    from course.build import sources
+    from course.build import samples
+    from course.build.assemble import sources
 
     reference = samples.reference_answers(sources(ROOT, ["hw01_derivatives"])[0].module("reference"))
     notebook = ROOT / "assignments" / "hw01_derivatives" / "hw01_derivatives.ipynb"
@@ -628,7 +629,7 @@ def test_a_name_in_someone_elses_folder_cannot_take_their_grade(tmp_path):
 
 
 def test_names_that_slug_alike_keep_both_rows_with_stable_keys():
-    from course.submissions import unique_keys
+    from course.grade.submissions import unique_keys
 
     sources = ["a b.ipynb", "a_b.ipynb", "A_B.ipynb", "c.ipynb"]
     keys = unique_keys(sources)

@@ -16,8 +16,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import otter_support, render
-from course.pool import Limits
+import calc4ml_runtime
+from course.build import render
+from course.grade.pool import Limits
 from tests.grading import (autograder_zip, course_grade, make_submission, question_points, source_of,
                            with_public_tests)
 
@@ -36,13 +37,13 @@ def scores(results: dict, assignment: str) -> dict[str, float]:
 
 
 def test_the_call_limit_is_the_hardened_graders():
-    assert otter_support.CALL_SECONDS == Limits().call_seconds
+    assert calc4ml_runtime.CALL_SECONDS == Limits().call_seconds
 
 
 def test_the_otter_config_names_the_plugin_not_otters_name_check():
     config = render.otter_config({"assignment_name": "hw01_derivatives", "lang": "python"}, "hw01_derivatives")
     assert "assignment_name" not in config and config["lang"] == "python"
-    assert config["plugins"] == [{"course.otter_support.Normalise": {"assignment": "hw01_derivatives"}}]
+    assert config["plugins"] == [{"course.grade.otter_plugin.Normalise": {"assignment": "hw01_derivatives"}}]
 
 
 def test_a_call_past_its_time_fails_with_the_graders_message():
@@ -59,11 +60,11 @@ def test_a_call_past_its_time_fails_with_the_graders_message():
     env["swallows"] = swallows
     for fn in ("slow", "swallows"):
         start = time.monotonic()
-        with pytest.raises(otter_support.CheckFailure) as raised:
-            otter_support._run_in_time(env, [{"fn": fn, "args": []}], {}, 0.5)
+        with pytest.raises(calc4ml_runtime.CheckFailure) as raised:
+            calc4ml_runtime._run_in_time(env, [{"fn": fn, "args": []}], {}, 0.5)
         assert str(raised.value) == f"{fn}: timed out after 0.5 s (an infinite loop, or far too slow)"
         assert time.monotonic() - start < 12
-    assert otter_support._run_in_time({"f": lambda: 2.0}, [{"fn": "f", "args": []}], {}, 5) == [2.0]
+    assert calc4ml_runtime._run_in_time({"f": lambda: 2.0}, [{"fn": "f", "args": []}], {}, 5) == [2.0]
 
 
 def vscode_notebook(path: Path) -> Path:
@@ -136,7 +137,7 @@ def test_a_function_too_slow_for_the_big_hidden_case_is_cut_at_the_call_timeout(
     assert took < 30 + 120, took  # one call timeout, plus otter's own minute or so
     make_submission(assignment, {"cg_newton_step": row_by_row_cg()}, tmp_path / "hardened", "slow")
     graded = course_grade(assignment, tmp_path / "hardened", tmp_path / "graded",
-                          limits=Limits(call_seconds=otter_support.CALL_SECONDS))["slow"]
+                          limits=Limits(call_seconds=calc4ml_runtime.CALL_SECONDS))["slow"]
     assert graded.score == sum(scores(results, assignment).values())
     message = next(c.message for c in graded.cases if c.case.startswith("n_300_000"))
     assert message == "cg_newton_step: timed out after 30 s (an infinite loop, or far too slow)"

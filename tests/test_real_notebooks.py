@@ -19,10 +19,11 @@ from typing import Callable
 
 import pytest
 
-from course import execute, runtime
-from course.batch import load_plan, plan_guards
-from course.judge import Session, grade_notebook, read_notebook
-from course.pool import Limits, Worker
+from calc4ml_runtime import messages
+from course.grade import execute
+from course.grade.batch import load_plan, plan_guards
+from course.grade.judge import grade_notebook, read_notebook, Session
+from course.grade.pool import Limits, Worker
 from course.results import Result, Status
 from tests.grading import ROOT, autograder_zip
 
@@ -105,7 +106,7 @@ def grader():
     plan, _ = load_plan(autograder_zip(ASSIGNMENT))
     with tempfile.TemporaryDirectory() as scratch:
         worker = Worker(0, Path(scratch), plan_guards(plan))
-        runtime.set_language("en")
+        messages.set_language("en")
 
         def grade(raw: bytes) -> tuple[Result, list, list[str]]:
             session = Session(worker, plan, read_notebook(raw), LIMITS)
@@ -198,12 +199,12 @@ def test_notes_are_capped():
 
 
 def test_notes_are_in_the_notebooks_language():
-    runtime.set_language("ko")
+    messages.set_language("ko")
     try:
         _, _, notes = run("!pip install tqdm\n%run x.py\n" + "\n".join(f"!echo {i}" for i in range(30)),
-                          translate=runtime._)
+                          translate=messages._)
     finally:
-        runtime.set_language("en")
+        messages.set_language("en")
     assert notes[0] == "셀 1: `!pip install tqdm` 건너뜀: 채점기는 셸 명령을 실행하지 않습니다"
     assert notes[1] == "셀 1: `%run x.py` 건너뜀: 채점기는 이 매직 명령을 실행하지 않습니다"
     assert notes[-1] == "... 건너뛴 명령이 12개 더 있습니다"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course import export, feedback, report
+from course.outputs import export, feedback, report
 from course.layout import CourseError
 from course.results import CaseResult, Result, Status
 

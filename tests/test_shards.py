@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from course import batch
+from course.grade import batch
 from tests.grading import autograder_zip, make_submission
 from tests.test_lms import canvas_export, canvas_name
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course import samples, similarity
+from course.build import samples
+from course.outputs import similarity
 from tests.grading import course_grade
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,6 +1,6 @@
 """hw01_derivatives: realistic wrong answers (each scores exactly `expected`) and other correct answers."""
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 BUGS = [
     Bug("central difference in numerical_derivative", "numerical_derivative",

@@ -1,6 +1,6 @@
 """hw02_gradients: realistic wrong answers (each scores exactly `expected`) and other correct answers."""
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 BUGS = [
     Bug("forward difference in numerical_gradient", "numerical_gradient",

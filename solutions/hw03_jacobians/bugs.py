@@ -1,6 +1,6 @@
 """hw03_jacobians: realistic wrong answers (each scores exactly `expected`) and other correct answers."""
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 BUGS = [
     Bug("numerical Jacobian stacked as rows (the transpose)", "numerical_jacobian",

@@ -1,6 +1,6 @@
 """hw04_hessians: realistic wrong answers (each scores exactly `expected`) and other correct answers."""
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 BUGS = [
     Bug("numerical Hessian not symmetrised", "numerical_hessian",

@@ -5,9 +5,9 @@ from fractions import Fraction
 
 import torch
 
-from course.fixtures import sketch
-from course.runtime import FULL_MATRIX_APIS, INVERSE_APIS
-from course.spec import Call, Case, Question, randn
+from course.build.fixtures import sketch
+from calc4ml_runtime.guards import FULL_MATRIX_APIS, INVERSE_APIS
+from course.build.spec import Call, Case, Question, randn
 
 
 # Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.

@@ -1,6 +1,6 @@
 """hw05_flows: realistic wrong answers (each scores exactly `expected`) and other correct answers."""
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 BUGS = [
     Bug("polar determinant as r^2", "polar_jacobian_det",

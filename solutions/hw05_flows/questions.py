@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from course.runtime import AUTOGRAD_APIS
-from course.spec import Call, Case, Question, randn
+from calc4ml_runtime.guards import AUTOGRAD_APIS
+from course.build.spec import Call, Case, Question, randn
 
 
 # Fixtures: inputs that are functions. Module-level, torch and math only: their source is shipped.

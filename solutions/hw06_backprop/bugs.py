@@ -2,7 +2,7 @@
 answers that must keep full marks.  Sources are written as a student would write them in the
 notebook (torch and math are imported there)."""
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 BUGS = [
     # ---- mlp_backward (q1)

@@ -4,9 +4,9 @@ import math
 
 import torch
 
-from course.fixtures import sketch
-from course.runtime import AUTOGRAD_APIS, DENSE_SOLVERS, FULL_MATRIX_APIS
-from course.spec import Call, Case, Question, randn
+from course.build.fixtures import sketch
+from calc4ml_runtime.guards import AUTOGRAD_APIS, DENSE_SOLVERS, FULL_MATRIX_APIS
+from course.build.spec import Call, Case, Question, randn
 
 
 # ---------------------------------------------------------------- fixtures

@@ -9,7 +9,7 @@ A mistake in one of ``Node``'s methods is the reference's class with that one me
 import ast
 from pathlib import Path
 
-from course.samples import Bug
+from course.build.samples import Bug
 
 _REFERENCE = Path(__file__).with_name("reference.py").read_text(encoding="utf-8")
 _NODE = next(ast.get_source_segment(_REFERENCE, node) for node in ast.parse(_REFERENCE).body

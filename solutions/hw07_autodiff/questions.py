@@ -19,8 +19,8 @@ import math
 
 import torch
 
-from course.runtime import AUTOGRAD_APIS
-from course.spec import Call, Case, Question, randn
+from calc4ml_runtime.guards import AUTOGRAD_APIS
+from course.build.spec import Call, Case, Question, randn
 
 
 # ---------------------------------------------------------------- fixtures

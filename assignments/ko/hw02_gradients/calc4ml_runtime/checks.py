@@ -32,7 +32,9 @@ from typing import Any
 
 import torch
 
-from .runtime import Opaque, _, from_plain, materialize, ordinal
+from .calls import materialize
+from .messages import _, ordinal
+from .values import Opaque, from_plain
 
 TOLERANCES = {
     "exact": (1e-9, 1e-12),

@@ -1,27 +1,30 @@
-"""What the generated otter test files call: shipped as ``tests/calc4ml_runtime/__init__.py``
-beside this package's ``runtime.py`` and ``checks.py``, once per assignment, so that a test
-file holds only its cases and one call per case.
+"""The course's student-side runtime: what the generated otter test files call
+(``grade_case``), and what the hardened grader's student process runs a case with.
+
+Self-contained (torch and the standard library only) and copied verbatim beside every
+assignment's notebook and into every autograder, so a test file holds only its cases and one
+call per case, and ``otter check``, ``otter run`` and ``course grade`` judge alike:
+
+- ``plan``: the plan's types;  ``messages``: the student's language, the supported torch;
+- ``guards``: forbidden APIs;  ``calls``: a case's inputs and calls;
+- ``values``: values as plain and wire data;  ``checks``: the comparison policy.
 
 ``otter run`` (what instructors debug with) runs the hidden tests in the student's kernel, with
 no limit of its own on a call: ``grade_case`` gives a case the hardened grader's time
-(``CALL_SECONDS`` per call) with a timer signal, and fails it with the same message.  Its
-``Normalise`` plugin (named in the autograder's ``otter_config.json``, imported from the
-installed ``course`` package) makes any notebook runnable: VS Code's or a venv's kernel name
-becomes ``python3``, a notebook that lost its metadata (a jupytext round trip) is graded as the
-autograder's assignment, and the course's unchanged demonstration cells are skipped, as
-``course grade`` skips them.
+(``CALL_SECONDS`` per call) with a timer signal, and fails it with the same message.  The
+``Normalise`` plugin (``course.grade.otter_plugin``) makes any notebook runnable by ``otter run``.
 """
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
-from pathlib import Path
 
+from .calls import CallFailed, load_fixtures, run_case
 from .checks import CheckFailure, judge, timed_out
-from .runtime import CallFailed, install_guards, load_fixtures, run_case, set_language, warn_unsupported_torch
+from .guards import install_guards
+from .messages import set_language, warn_unsupported_torch
 
 CALL_SECONDS = 30.0  # as ``course grade``'s default (pool.Limits.call_seconds)
 
@@ -87,48 +90,3 @@ def _quiet_otter() -> None:
 
 
 _quiet_otter()
-
-try:
-    from otter.plugins import AbstractOtterPlugin
-except ImportError:  # without otter, nothing needs the plugin
-    AbstractOtterPlugin = object
-
-
-class Normalise(AbstractOtterPlugin):
-    """``otter run``'s hook before the notebook runs (config: ``{"assignment": name}``).
-
-    Otter runs a notebook under its own kernelspec name when not in a container, so a notebook
-    saved by VS Code (``venv-calc4ml``) ends in NoSuchKernel; and it refuses a notebook without
-    otter's metadata ("assignment 'None'").  Here the kernel is ``python3`` (the Python running
-    otter), only a notebook that names another assignment is refused, and the cells that
-    ``course grade`` would skip are emptied."""
-
-    def before_execution(self, submission):
-        if isinstance(submission, str):  # a .py script: nothing to normalise
-            return submission
-        metadata = submission.setdefault("metadata", {})
-        metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        self.skip_demonstrations(submission)
-        named = (metadata.get("otter") or {}).get("assignment_name")
-        expected = (self.plugin_config or {}).get("assignment")
-        if named and expected and named != expected:
-            from otter.run.run_autograder.utils import OtterRuntimeError  # otter writes it into results.json
-            raise OtterRuntimeError(f"this notebook is for assignment '{named}'; this autograder grades '{expected}'")
-        return submission
-
-    def skip_demonstrations(self, notebook) -> None:
-        """Empty the course's demonstration cells a student left unchanged, as ``course grade``
-        skips them (``course/cells.py``): grading never needs them, and one of hw06's runs the
-        student's ``cg_newton_step`` at n = 300,000, where a slow one would hold otter for hours."""
-        from .cells import runnable  # the installed course's (the students' copy has no plugin use)
-
-        plan = Path(self.submission_path).resolve().parent.parent / "source" / "plan.json"
-        try:
-            skippable = set(json.loads(plan.read_text(encoding="utf-8")).get("demonstrations", []))
-        except (OSError, ValueError):
-            return
-        code = [(i, cell.source) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-        kept = {i for i, _ in runnable(code, skippable)}
-        for i, _ in code:
-            if i not in kept:
-                notebook.cells[i].source = ""
