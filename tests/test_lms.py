@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from course import identity as who
 from course.lms import gradebooks as lms
 from course.outputs import export
 from course.layout import CourseError
@@ -182,7 +183,7 @@ PLAN = {"assignment": "hw01_derivatives", "fixtures": {}, "questions": [
 
 def result(source: str, failed: tuple[str, ...] = (), status: Status = Status.OK, key: str | None = None) -> Result:
     """A graded file: every case passed except the ``question/case`` ids in ``failed``."""
-    identity = lms.identify(source)
+    identity = who.identify(source)
     r = Result(key or re.sub(r"[^A-Za-z0-9._-]+", "_", source), source, identity.student, status=status,
                name=identity.name, late=identity.late, seconds=0.5)
     for q in PLAN["questions"]:
@@ -230,13 +231,13 @@ def rows_of(path: Path) -> list[list[str]]:
     (".hidden.ipynb", dict(lms="", student=".hidden")),
 ])
 def test_identify_reads_the_download_names_as_the_lms_writes_them(path, expected):
-    identity = lms.identify(path)
+    identity = who.identify(path)
     assert {k: getattr(identity, k) for k in expected} == expected
 
 
 @pytest.mark.parametrize("path", ["", "/", "..", "a/../b", "\ud800.ipynb", "_" * 300, "1_2_3", "a_1_2_", "x" * 10000])
 def test_identify_never_fails(path):
-    assert isinstance(lms.identify(path), lms.Identity)
+    assert isinstance(who.identify(path), who.Identity)
 
 
 # ---------------------------------------------------------------- rosters
@@ -463,7 +464,7 @@ def test_moodle_csv_is_the_worksheet_with_grades_and_feedback(tmp_path, folders)
     comment = changed["1002"]["feedback"]
     assert "\n" not in comment and comment.startswith("<p><strong>7.5 / 10</strong>")
     assert "Question 1 · Forward difference: 2 / 4" in comment and "late" in comment
-    other = lms.identify(results[-1].source).file  # what the download kept of "<img src=x>.pdf"
+    other = who.identify(results[-1].source).file  # what the download kept of "<img src=x>.pdf"
     assert html.escape(other) in changed["1004"]["feedback"] and "<img" not in changed["1004"]["feedback"]
     gradebook = list(csv.DictReader(open(tmp_path / "out" / "gradebook.csv", newline="", encoding="utf-8")))
     assert [(r["student"], r["late"], r["counted"]) for r in gradebook] == [
@@ -578,7 +579,7 @@ def test_otter_export_names_are_never_canvas_ids(tmp_path):
     names = otter_export_names(4, tmp_path)
     assert all(re.fullmatch(r"hw04_hessians_\d{4}_\d\d_\d\dT\d\d_\d\d_\d\d_\d{6}\.zip", n) for n in names), names
     sources = [f"kim/{names[0]}", f"lee/{names[1]}", names[2], names[3]]
-    identities = lms.identify_all(sources)
+    identities = who.identify_all(sources)
     assert [(i.lms, i.student) for i in identities] == [("", "kim"), ("", "lee"), ("", names[2][:-4]),
                                                        ("", names[3][:-4])]
     submitters = lms.group([result(s) for s in sources])
@@ -586,9 +587,9 @@ def test_otter_export_names_are_never_canvas_ids(tmp_path):
         ("kim", sources[0], []), ("lee", sources[1], []), (names[2][:-4], sources[2], []),
         (names[3][:-4], sources[3], [])]
     in_canvas = canvas_name("Kim, Ann", 12, 34, names[0])
-    assert lms.identify(in_canvas) == lms.Identity("canvas", "12", "kimann", attachment=34, file=names[0])
+    assert who.identify(in_canvas) == who.Identity("canvas", "12", "kimann", attachment=34, file=names[0])
     again = canvas_name("Kim, Ann", 12, 35, names[0][:-4] + "-1.zip")
-    assert lms.identify(again).file == names[0][:-4] + "-1.zip" and lms.identify(again).resubmission == 1
+    assert who.identify(again).file == names[0][:-4] + "-1.zip" and who.identify(again).resubmission == 1
 
 
 @pytest.mark.parametrize("sources, expected", [
@@ -607,7 +608,7 @@ def test_otter_export_names_are_never_canvas_ids(tmp_path):
     (["kim/hw04.ipynb", "kim/notes.pdf"], [("", "kim"), ("", "kim")]),
 ])
 def test_lms_names_count_at_the_top_of_the_download_only(sources, expected):
-    assert [(i.lms, i.student) for i in lms.identify_all(sources)] == expected
+    assert [(i.lms, i.student) for i in who.identify_all(sources)] == expected
 
 
 def test_a_name_in_someone_elses_folder_cannot_take_their_grade(tmp_path):

@@ -32,6 +32,7 @@ import json
 import re
 from pathlib import Path
 
+from course import identity as identities
 from course.lms import gradebooks as lms
 from course.outputs import feedback, report
 from course.files import write_atomic
@@ -170,7 +171,7 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
 
     if roster_data is not None:
         try:
-            if roster_data.lms == lms.CANVAS:
+            if roster_data.lms == identities.CANVAS:
                 notes += lms.write_canvas(roster_data, submitters, output / "canvas.csv", plan["assignment"], lms_column)
             else:
                 comments = {s.row: feedback.comment_html(s.counted, plan, standing(s, s.counted, late_penalty))
