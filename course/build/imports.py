@@ -50,6 +50,17 @@ def imports(name: str) -> set[str]:
     return {m for m in found if m.split(".")[0] in PACKAGES and _is_module(m)} - {name}
 
 
+def external(name: str) -> set[str]:
+    """The top-level names of everything ``name`` imports from outside the project's packages."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(module_file(name).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found - set(PACKAGES)
+
+
 def closure(entry_points: list[str]) -> list[str]:
     """The entry points, every project module they import, and the packages that hold them."""
     found: set[str] = set()

@@ -315,8 +315,8 @@ LARGE_LOGITS = 1000 + seeded(60, 4, 3)
 class _Traced(torch.Tensor):
     """A tensor with Node's two methods that torch.Tensor lacks, so that a fixture runs on autograd."""
 
-    def log_softmax(self):
-        return torch.log_softmax(self.as_subclass(torch.Tensor), dim=-1)
+    def log_softmax(self, dim: int = -1, dtype: torch.dtype | None = None) -> torch.Tensor:  # Node's takes no dim
+        return torch.log_softmax(self.as_subclass(torch.Tensor), dim=dim, dtype=dtype)
 
     def cross_entropy(self, y):
         return torch.nn.functional.cross_entropy(self.as_subclass(torch.Tensor), y)
