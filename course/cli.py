@@ -7,8 +7,13 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from course.layout import CourseError, find_root
+
+if TYPE_CHECKING:
+    from course.grade.pool import Limits
+    from course.results import Result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,7 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--check", action="store_true",
                        help="fail if a committed generated file differs from a fresh build")
 
-    from course.grade.batch import add_arguments as add_grade_arguments
     add_grade_arguments(commands.add_parser("grade", help="grade a folder or zip of submitted notebooks (no Docker)"))
 
     demo = commands.add_parser("demo", help="build every assignment, then grade the bundled sample submissions")
@@ -65,18 +69,108 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def add_grade_arguments(parser: argparse.ArgumentParser) -> None:
+    from course.grade.pool import Limits
+
+    defaults = Limits()
+    parser.add_argument("submissions", help="a folder, a zip (e.g. an LMS's download) or one notebook")
+    parser.add_argument("--assignment", required=True, help="e.g. hw01_derivatives")
+    parser.add_argument("--output", required=True, help="folder for the gradebook, feedback and results")
+    parser.add_argument("--autograder", help="the autograder zip (default: autograder/ASSIGNMENT-autograder.zip "
+                                             "in the course's folder)")
+    parser.add_argument("--roster", help="the LMS's grade export: a Canvas gradebook CSV or a Moodle grading worksheet")
+    parser.add_argument("--lms-column", help="the Canvas column to fill, when its title is not the assignment name")
+    parser.add_argument("--late-penalty", help="e.g. 10%%: taken off late submissions' scores (default: none)")
+    parser.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
+    parser.add_argument("--timeout", type=float, default=defaults.notebook_seconds, help="seconds to run one notebook")
+    parser.add_argument("--call-timeout", type=float, default=defaults.call_seconds, help="seconds for one graded call")
+    parser.add_argument("--budget", type=float, default=defaults.budget_seconds,
+                        help="seconds for all of one notebook: its cells and every graded call")
+    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address-space cap of a student process")
+    parser.add_argument("--shard", type=parse_shard, help="I/N: grade only the I-th of N shares of the submissions "
+                                                          "(by a digest of each file's name), for `course merge`")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give I/N, e.g. 3/8") from None
+    if not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: I must be between 1 and N")
+    return index, count
+
+
+def grade_and_export(submissions: Path, autograder: Path, output: Path, workers: int = 2,
+                     limits: Limits | None = None, roster: Path | None = None, lms_column: str | None = None,
+                     late_penalty: str | None = None, log: Callable[[str], None] | None = None,
+                     shard: tuple[int, int] | None = None) -> list[Result]:
+    """`course grade`: grade (``batch``), then write the outputs, unless this is one shard of
+    several (``course merge`` writes them once every shard is done)."""
+    from course.grade import batch
+
+    log = log or batch.to_stderr
+    results = batch.grade_all(submissions, autograder, output, workers, limits, log, shard)
+    if shard is None:
+        write_outputs(results, output, roster, lms_column, late_penalty, log)
+    return results
+
+
+def write_outputs(results: list[Result], output: Path, roster: Path | None, lms_column: str | None,
+                  late_penalty: str | None, log: Callable[[str], None]) -> None:
+    """Gradebook, LMS file, feedback, Gradescope files and report for the results in ``output``."""
+    from course.grade import batch
+    from course.outputs import export
+    from course.text import escape
+
+    missing = sorted({"NO " + p for r in results for p in r.protections_missing})
+    for line in missing:
+        log(f"warning: a protection is missing on this machine: {escape(line)}")
+    for line in export.write_all(results, batch.saved_plan(output), output, roster, lms_column=lms_column,
+                                 late_penalty=late_penalty, protections_missing=missing):
+        log(escape(line))
+
+
+def grade_command(args: argparse.Namespace) -> int:
+    from course import layout
+    from course.grade.pool import Limits
+
+    start = time.perf_counter()
+    if args.autograder:
+        autograder = Path(args.autograder)
+    else:
+        root = Path(args.root).resolve() if getattr(args, "root", None) else layout.find_root()
+        autograder = layout.autograder_zip(root, args.assignment)
+    if not autograder.exists():
+        raise CourseError(f"no autograder at {autograder}: run `course build` first or pass --autograder")
+    limits = Limits(notebook_seconds=args.timeout, call_seconds=args.call_timeout, memory_mb=args.memory_mb,
+                    budget_seconds=args.budget)
+    results = grade_and_export(Path(args.submissions), autograder, Path(args.output), args.workers, limits,
+                               Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty,
+                               shard=args.shard)
+    if args.shard:
+        return 0
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    print(f"gradebook: {Path(args.output) / 'gradebook.csv'}; class report: {Path(args.output) / 'report.html'}")
+    return 0
+
+
 def run(args) -> int:
     if args.command == "grade":
-        from course.grade.batch import main as grade_main
-        return grade_main(args)
+        return grade_command(args)
     if args.command == "report":
         from course.outputs.report import rebuild
         print(f"report: {rebuild(Path(args.output))}")
         return 0
     if args.command == "merge":
-        from course.grade.batch import merge as merge_shards
-        results = merge_shards([Path(p) for p in args.shards], Path(args.output),
-                               Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty)
+        from course.grade import batch
+        results = batch.merge([Path(p) for p in args.shards], Path(args.output))
+        write_outputs(results, Path(args.output), Path(args.roster) if args.roster else None, args.lms_column,
+                      args.late_penalty, batch.to_stderr)
         print(f"merged {len(results)} submissions: gradebook {Path(args.output) / 'gradebook.csv'}; "
               f"class report {Path(args.output) / 'report.html'}")
         return 0
@@ -110,7 +204,6 @@ def run_demo(root: Path, output: Path) -> int:
     """The main job on the bundled default: build the course into OUTPUT/course (tracked files
     stay as they are), then grade examples/submissions/* with the autograders just built."""
     from course import layout
-    from course.grade.batch import grade_all
     from course.build.assemble import build
 
     start = time.perf_counter()
@@ -119,7 +212,8 @@ def run_demo(root: Path, output: Path) -> int:
     print(f"built every assignment into {built} in {time.perf_counter() - start:.1f} s\n")
     for folder in sorted((root / "examples" / "submissions").iterdir()):
         began = time.perf_counter()
-        records = grade_all(folder, layout.autograder_zip(built, folder.name), output / folder.name, log=lambda _: None)
+        records = grade_and_export(folder, layout.autograder_zip(built, folder.name), output / folder.name,
+                                   log=lambda _: None)
         print(f"{folder.name}: {len(records)} submissions graded in {time.perf_counter() - began:.1f} s "
               f"-> {output / folder.name / 'gradebook.csv'}")
         for r in records:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from course import layout
 from course.build import samples
-from course.grade.batch import grade_all
+from course.cli import grade_and_export
 from course.build.assemble import edition_folder, sources
 from course.grade.pool import Limits
 from course.build.render import SUPPORT
@@ -75,6 +75,6 @@ def otter_run(assignment: str, notebook: Path) -> dict[str, float]:
 def course_grade(assignment: str, folder: Path, output: Path, limits: Limits | None = None,
                  workers: int = 2) -> dict[str, Result]:
     """Results per submission folder name from the hardened batch grader."""
-    results = grade_all(folder, autograder_zip(assignment), output, workers=workers, limits=limits,
-                        log=lambda _: None)
+    results = grade_and_export(folder, autograder_zip(assignment), output, workers=workers, limits=limits,
+                              log=lambda _: None)
     return {Path(r.source).parts[0]: r for r in results}

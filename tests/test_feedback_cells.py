@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from course.grade import protocol
+from course import explain
+from course.grade import gradescope, protocol
 from course.outputs import feedback
 from course.grade.batch import load_plan
 from course.grade.judge import Notebook, with_cause
@@ -55,7 +56,7 @@ def test_a_long_first_line_is_cut():
 
 def test_the_cause_and_its_consequences_in_words():
     errors = ready(NEW_SHAPE)
-    assert feedback.cell_error_lines(errors) == [
+    assert explain.cell_error_lines(errors) == [
         "Cell 2 (`from tqdm import tqdm`) raised ModuleNotFoundError: No module named 'tqdm'",
         "Cell 4 (`y = tqdm(3)`) raised NameError: name 'tqdm' is not defined (a consequence of cell 2's error)",
     ]
@@ -76,7 +77,7 @@ def test_a_missing_function_or_a_name_error_says_which_cell_failed():
 
 def result_with(errors: list[dict], language: str = "en", status: Status = Status.CELL_ERRORS) -> Result:
     result = Result("k", "hw01.ipynb", "42", status=status, language=language, cell_errors=errors,
-                    detail=feedback.cell_error_text(errors[0], errors) if status is Status.CELL_ERRORS else "x")
+                    detail=explain.cell_error_text(errors[0], errors) if status is Status.CELL_ERRORS else "x")
     for q in PLAN["questions"]:
         for c in q["cases"]:
             result.cases.append(CaseResult(q["name"], c["id"], c["label"], c["points"], c["points"], c["hidden"]))
@@ -89,22 +90,22 @@ def test_the_page_gradescope_and_moodle_name_the_first_failing_cell():
     assert "Cell 2 (`from tqdm import tqdm`) raised ModuleNotFoundError: No module named &#39;tqdm&#39;" in page
     assert "a consequence of cell 2&#39;s error" in page
     assert page.count("Cell 2 (`from tqdm") == 1  # the detail is not repeated above the list
-    ran = feedback.gradescope_results(result, PLAN)["tests"][0]
+    ran = gradescope.results_json(result, PLAN)["tests"][0]
     assert ran["status"] == "failed" and "Cell 2 (`from tqdm import tqdm`) raised ModuleNotFoundError" in ran["output"]
     assert "(a consequence of cell 2's error)" in ran["output"]
     assert "Cell 2 (`from tqdm import tqdm`)" in feedback.comment_html(result, PLAN)
 
 
 def test_the_older_shape_renders_too():
-    lines = feedback.cell_error_lines([{"cell": 3, "error": "ZeroDivisionError: division by zero"}])
+    lines = explain.cell_error_lines([{"cell": 3, "error": "ZeroDivisionError: division by zero"}])
     assert lines == ["Cell 3 raised ZeroDivisionError: division by zero"]
 
 
 def test_in_korean():
     result = result_with(ready(NEW_SHAPE), language="ko")
-    ran = feedback.gradescope_results(result, PLAN)["tests"][0]["output"]
+    ran = gradescope.results_json(result, PLAN)["tests"][0]["output"]
     assert "셀 2" in ran and "raised" not in ran and "consequence" not in ran, ran
-    with feedback.language("ko"):
+    with explain.language("ko"):
         missing = with_cause("x", "sigmoid_grad", True, ready(NEW_SHAPE), NOTEBOOK)
     assert "셀 2" in missing and "missing" not in missing, missing
 
@@ -115,7 +116,7 @@ def test_a_real_notebook_whose_import_fails(tmp_path):
     make_submission(ASSIGNMENT, {"sigmoid_grad": broken}, tmp_path / "submissions", "broken")
     result = course_grade(ASSIGNMENT, tmp_path / "submissions", tmp_path / "graded")["broken"]
     assert str(result.status) == "missing function" and result.detail == "sigmoid_grad"
-    first = feedback.first_failure(result.cell_errors)
+    first = explain.first_failure(result.cell_errors)
     assert first["line"] == "from tqdm_is_not_installed import tqdm" and first["error"].startswith("ModuleNotFoundError")
     cases = [c for c in result.cases if c.question == "q4"]
     assert cases and all(c.points == 0 for c in cases)

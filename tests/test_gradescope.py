@@ -57,7 +57,8 @@ def test_reference_gets_full_marks_and_stub_zero(tmp_path):
     assert all("not implemented" in t["output"] for t in stub["tests"] if t["max_score"])
     visibilities = {t["visibility"] for t in right["tests"]}
     assert {"after_published", "visible"} <= visibilities
-    assert set(Path(tempfile.gettempdir()).glob("course-gradescope-*")) == before, "scratch left behind"
+    # no folder of ours is left; another run on the machine may remove its own meanwhile
+    assert set(Path(tempfile.gettempdir()).glob("course-gradescope-*")) <= before, "scratch left behind"
 
 
 def test_answers_and_results_are_out_of_a_submissions_reach(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from course.grade import gradescope
 from course.outputs import export, feedback, report
 from course.layout import CourseError
 from course.results import CaseResult, Result, Status
@@ -96,7 +97,7 @@ def test_discrimination_is_undefined_without_spread():
     assert report.correlation([0, 1, 2, 3], [0, 2, 4, 6]) == pytest.approx(1.0)
 
 
-def test_test_student_penalties_and_roster_come_from_lms_json(tmp_path):
+def test_test_student_penalties_and_roster_reach_the_report_in_memory_and_from_lms_json(tmp_path, monkeypatch):
     from tests.test_lms import canvas_export, canvas_name
 
     roster = tmp_path / "export.csv"
@@ -106,12 +107,26 @@ def test_test_student_penalties_and_roster_come_from_lms_json(tmp_path):
     results = [make(canvas_name("Doe, Jane", 1, 11, "hw.ipynb"), {"d": 0}),
                make(canvas_name("Roe, Bob", 2, 12, "hw.ipynb", late=True), {}),
                make(canvas_name("Student, Test", 9, 13, "hw.ipynb"), {"a": 0, "b": 0, "c": 0, "d": 0})]
+    figures = report.class_stats
+    in_memory: list[dict] = []
+    monkeypatch.setattr(report, "class_stats", lambda *args: in_memory.append(figures(*args)) or in_memory[-1])
     export.write_all(results, PLAN, tmp_path / "out", roster, late_penalty="20%")
-    stats = report.class_stats(results, PLAN, json.loads((tmp_path / "out" / "lms.json").read_text(encoding="utf-8")))
-    assert stats["students"] == 2 and stats["test_students"] == ["9"]
-    assert stats["mean"] == pytest.approx((7 + 8) / 2)  # Bob's 10 less 20% of 10
-    assert (stats["late"], stats["penalised"], stats["penalty_points"]) == (1, 1, 2)
-    assert stats["roster"]["non_submitters"] == ["Lee, Ann"]
+    recorded = report.read_summary(tmp_path / "out")
+    from_file = figures(results, PLAN, report.read_students(results, recorded), recorded)
+    assert len(in_memory) == 1 and in_memory[0] == from_file
+    for stats in (in_memory[0], from_file):
+        assert stats["students"] == 2 and stats["test_students"] == ["9"]
+        assert stats["mean"] == pytest.approx((7 + 8) / 2)  # Bob's 10 less 20% of 10
+        assert (stats["late"], stats["penalised"], stats["penalty_points"]) == (1, 1, 2)
+        assert stats["roster"]["non_submitters"] == ["Lee, Ann"]
+
+
+def test_every_status_has_its_own_colour_in_the_chart():
+    assert set(report.COLORS) == set(Status)
+    assert len(set(report.COLORS.values())) == len(Status)
+    results = [make(f"{status.name.lower()}.ipynb", {}, status=status) for status in Status]
+    svg = report.charts(report.class_stats(results, PLAN))["statuses"]
+    assert all(f"fill: {colour}" in svg for colour in report.COLORS.values())
 
 
 def test_report_is_self_contained_and_rebuilds_from_the_output_folder(tmp_path):
@@ -169,7 +184,7 @@ def test_feedback_says_which_file_counts_and_the_penalty():
 
 def test_gradescope_results_follow_the_spec_and_hide_hidden_cases_until_published():
     r = make("ben.ipynb", {"b": 0, "d": 1.5}, status=Status.CELL_ERRORS, detail="NameError in cell 4")
-    out = feedback.gradescope_results(r, PLAN)
+    out = gradescope.results_json(r, PLAN)
     json.dumps(out)
     assert out["score"] == 6.5 and sum(t["score"] for t in out["tests"]) == 6.5
     assert {"score", "execution_time", "output", "visibility", "stdout_visibility", "tests"} <= set(out)

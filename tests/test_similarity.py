@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from course.build import samples
+from course.grade.functions import functions_of
 from course.outputs import similarity
 from tests.grading import course_grade
 
@@ -86,8 +87,8 @@ def classroom(plan_functions) -> dict[str, nbformat.NotebookNode]:
 
 
 def pairs_of(classroom, plan_functions, stubs: bool = True) -> list[similarity.Pair]:
-    code = {key: similarity.functions_of(code_cells(nb), set(plan_functions)) for key, nb in classroom.items()}
-    stub_code = similarity.functions_of(code_cells(nbformat.read(STUDENT, as_version=4)), set(plan_functions))
+    code = {key: functions_of(code_cells(nb), set(plan_functions)) for key, nb in classroom.items()}
+    stub_code = functions_of(code_cells(nbformat.read(STUDENT, as_version=4)), set(plan_functions))
     return similarity.similar_pairs(code, plan_functions, stub_code if stubs else None)
 
 
@@ -128,7 +129,7 @@ def test_one_short_answer_in_common_is_not_enough():
 
 
 def test_unreadable_cells_are_skipped():
-    assert similarity.functions_of(["torch.linalg.solve?", "def f(x):\n    return x\n", "def ("], {"f"}) == {
+    assert functions_of(["torch.linalg.solve?", "def f(x):\n    return x\n", "def ("], {"f"}) == {
         "f": "def f(x):\n    return x"}
 
 
@@ -151,7 +152,7 @@ def test_the_class_report_lists_the_copy_side_by_side(classroom, tmp_path):
 def test_the_figures_readme_gives(classroom, plan_functions):
     """README: the disguised copy matches on five of six functions, sharing 87% or more of their
     fingerprints; the independent solutions share at most 41% with the reference on any function."""
-    code = {key: similarity.functions_of(code_cells(nb), set(plan_functions)) for key, nb in classroom.items()}
+    code = {key: functions_of(code_cells(nb), set(plan_functions)) for key, nb in classroom.items()}
 
     def share(a: str, b: str, fn: str) -> float:
         pa, pb = ({p.hash for p in similarity.fingerprints(code[k][fn])} for k in (a, b))

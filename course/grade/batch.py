@@ -1,4 +1,5 @@
-"""`course grade`: grade a folder or zip of submissions with the hardened grader.
+"""Grading a folder or zip of submissions with the hardened grader (`course grade` runs this,
+then writes the outputs: ``course.cli``).
 
 Every submission gets a row, whatever it or its neighbours did: anything that goes wrong
 while grading one submission becomes that submission's status and note (a grader fault is
@@ -8,11 +9,15 @@ notebook's and the autograder's digests: a run that is killed and started again 
 what is missing.  Nothing outlives the batch: on return, Ctrl-C or a kill, the workers and
 their student processes die (they hold PR_SET_PDEATHSIG), and the next run removes a killed
 run's scratch folder.
+
+A batch writes only grading's own records: ``plan.json``, ``results/<key>.json``,
+``grading.log`` and, for a shard, ``shard.json``; no gradebook, LMS file, feedback or report
+(``course.outputs.export`` makes them from the results returned).  A class too big for one
+machine is graded in shares (``shard``) and its results joined again (``merge``).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -20,12 +25,10 @@ import shutil
 import sys
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import Callable
 
-from course import layout
-from course.outputs import export
 from course.files import write_atomic
 from course.grade.grading import grade_one, load_plan, plan_functions, plan_guards, read_digest, Slots  # noqa: F401
 from course.layout import CourseError
@@ -35,36 +38,6 @@ from course.grade.submissions import collect, Submission
 from course.text import escape
 
 SCRATCH_PREFIX = "course-grade-"
-
-
-def add_arguments(parser) -> None:
-    defaults = Limits()
-    parser.add_argument("submissions", help="a folder, a zip (e.g. an LMS's download) or one notebook")
-    parser.add_argument("--assignment", required=True, help="e.g. hw01_derivatives")
-    parser.add_argument("--output", required=True, help="folder for the gradebook, feedback and results")
-    parser.add_argument("--autograder", help="the autograder zip (default: autograder/ASSIGNMENT-autograder.zip "
-                                             "in the course's folder)")
-    parser.add_argument("--roster", help="the LMS's grade export: a Canvas gradebook CSV or a Moodle grading worksheet")
-    parser.add_argument("--lms-column", help="the Canvas column to fill, when its title is not the assignment name")
-    parser.add_argument("--late-penalty", help="e.g. 10%%: taken off late submissions' scores (default: none)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel warm workers (default 2)")
-    parser.add_argument("--timeout", type=float, default=defaults.notebook_seconds, help="seconds to run one notebook")
-    parser.add_argument("--call-timeout", type=float, default=defaults.call_seconds, help="seconds for one graded call")
-    parser.add_argument("--budget", type=float, default=defaults.budget_seconds,
-                        help="seconds for all of one notebook: its cells and every graded call")
-    parser.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address-space cap of a student process")
-    parser.add_argument("--shard", type=parse_shard, help="I/N: grade only the I-th of N shares of the submissions "
-                                                          "(by a digest of each file's name), for `course merge`")
-
-
-def parse_shard(text: str) -> tuple[int, int]:
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give I/N, e.g. 3/8") from None
-    if not 1 <= index <= count:
-        raise argparse.ArgumentTypeError(f"{text!r}: I must be between 1 and N")
-    return index, count
 
 
 def shard_of(key: str, count: int) -> int:
@@ -84,16 +57,21 @@ def remove_stale_scratch() -> None:
             pass
 
 
-def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: int = 2,
-              limits: Limits | None = None, roster: Path | None = None, lms_column: str | None = None,
-              late_penalty: str | None = None, log=None, shard: tuple[int, int] | None = None) -> list[Result]:
-    """Grade every submission not already graded; write all outputs; return the results.
+def to_stderr(line: str) -> None:
+    """The batch's progress, for the instructor's terminal."""
+    print(line, file=sys.stderr, flush=True)
 
-    With ``shard`` (I, N), grade only the I-th share and write its results and ``shard.json``;
-    ``merge`` makes the outputs once every share is done."""
+
+def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: int = 2,
+              limits: Limits | None = None, log: Callable[[str], None] = to_stderr,
+              shard: tuple[int, int] | None = None) -> list[Result]:
+    """Grade every submission not already graded in ``output``; return all results, in the
+    download's order.
+
+    With ``shard`` (I, N), grade only the I-th share and record it in ``shard.json``, for
+    ``merge`` once every share is done."""
     hide_memory()
     limits = limits or Limits()
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     plan, plan_digest = load_plan(autograder)
     output.mkdir(parents=True, exist_ok=True)
     write_atomic(output / "plan.json", json.dumps(plan, ensure_ascii=False))
@@ -169,8 +147,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
     if shard is not None:
         log(f"shard {shard[0]}/{shard[1]}: {len(results)} results in {results_dir}; once every shard is done, "
             "`course merge` makes the gradebook, the LMS file and the report")
-        return results
-    return write_outputs(results, plan, output, roster, lms_column, late_penalty, log)
+    return results
 
 
 def save(results_dir: Path, result: Result) -> None:
@@ -178,47 +155,9 @@ def save(results_dir: Path, result: Result) -> None:
     write_atomic(results_dir / f"{result.key}.json", json.dumps(result.to_record(), indent=1, sort_keys=True))
 
 
-def write_outputs(results: list[Result], plan: dict, output: Path, roster: Path | None, lms_column: str | None,
-                  late_penalty: str | None, log) -> list[Result]:
-    missing = sorted({"NO " + p for r in results for p in r.protections_missing})
-    for line in missing:
-        log(f"warning: a protection is missing on this machine: {escape(line)}")
-    for line in export.write_all(results, plan, output, roster, lms_column=lms_column, late_penalty=late_penalty,
-                                 protections_missing=missing):
-        log(escape(line))
-    return results
-
-
-def main(args) -> int:
-    start = time.perf_counter()
-    if args.autograder:
-        autograder = Path(args.autograder)
-    else:
-        root = Path(args.root).resolve() if getattr(args, "root", None) else layout.find_root()
-        autograder = layout.autograder_zip(root, args.assignment)
-    if not autograder.exists():
-        raise CourseError(f"no autograder at {autograder}: run `course build` first or pass --autograder")
-    limits = Limits(notebook_seconds=args.timeout, call_seconds=args.call_timeout, memory_mb=args.memory_mb,
-                    budget_seconds=args.budget)
-    results = grade_all(Path(args.submissions), autograder, Path(args.output), args.workers, limits,
-                        Path(args.roster) if args.roster else None, args.lms_column, args.late_penalty,
-                        shard=args.shard)
-    if args.shard:
-        return 0
-    statuses: dict[str, int] = {}
-    for r in results:
-        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
-    print(f"graded {len(results)} submissions in {time.perf_counter() - start:.1f} s: "
-          + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
-    print(f"gradebook: {Path(args.output) / 'gradebook.csv'}; class report: {Path(args.output) / 'report.html'}")
-    return 0
-
-
-def merge(shards: list[Path], output: Path, roster: Path | None = None, lms_column: str | None = None,
-          late_penalty: str | None = None, log=None) -> list[Result]:
-    """``course merge``: the outputs of one batch from the results of its N shards, as a single
-    run over the same submissions writes them (in the same order, with the same options)."""
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+def merge(shards: list[Path], output: Path, log: Callable[[str], None] = to_stderr) -> list[Result]:
+    """The results of one batch graded as N shards, in ``output`` as a single run over the same
+    submissions would have left them (the same order, ``plan.json``, ``grading.log``)."""
     infos = []
     for folder in shards:
         try:
@@ -251,6 +190,10 @@ def merge(shards: list[Path], output: Path, roster: Path | None = None, lms_colu
         for folder, _ in sorted(infos, key=lambda item: item[1]["shard"]):
             if (folder / "grading.log").exists():
                 merged_log.write((folder / "grading.log").read_text(encoding="utf-8", errors="backslashreplace"))
-    plan = json.loads((output / "plan.json").read_text(encoding="utf-8"))
     log(f"merged {len(results)} results from {count} shards")
-    return write_outputs(results, plan, output, roster, lms_column, late_penalty, log)
+    return results
+
+
+def saved_plan(output: Path) -> dict:
+    """The plan a batch graded ``output``'s results with (its ``plan.json``)."""
+    return json.loads((output / "plan.json").read_text(encoding="utf-8"))

@@ -6,6 +6,13 @@ Here the same engine as `course grade` runs, with an overall deadline below Grad
 timeout, and a results.json is written whatever happens: when the grader itself fails, the
 student sees "the autograder failed: your instructor has the log", and the traceback goes to
 a hidden test and to stderr.
+
+``results_json`` is one submission in Gradescope's format (gradescope/autograder_samples
+docs/specs.md), with the feedback page's content (``course.explain``): a visible, unscored
+"notebook ran" check whose ``status`` says whether every cell ran; one test per case, numbered
+``<question>.<case>``, public cases ``visible`` and hidden cases ``after_published``, so students
+see the hidden results (and, per Gradescope, their total) only once the instructor publishes the
+grades.  `course grade` writes the same file per submission (``OUTPUT/gradescope/``).
 """
 
 from __future__ import annotations
@@ -20,13 +27,15 @@ import time
 import traceback
 from pathlib import Path
 
-from course.outputs import feedback
+from calc4ml_runtime.messages import _
+from course import explain
 from course.grade.grading import digest, grade_one, plan_guards, Slots
 from course.files import write_atomic
 from course.grade.judge import all_zero
 from course.grade.pool import hide_memory, Limits
 from course.results import Result, Status
 from course.grade.submissions import collect
+from course.text import clean
 
 DEADLINE_SECONDS = 540  # Gradescope's default timeout is 600 s
 
@@ -56,9 +65,53 @@ def run(root: Path, limits: Limits | None = None) -> dict:
             shutil.rmtree(scratch, ignore_errors=True)
         for problem in problems:
             print(problem, file=sys.stderr)
-    results = feedback.gradescope_results(result, plan)
+    results = results_json(result, plan)
     write_atomic(root / "results" / "results.json", json.dumps(results, indent=1, ensure_ascii=False))
     return results
+
+
+def results_json(result: Result, plan: dict) -> dict:
+    """One submission in Gradescope's ``results.json`` format, in the student's language."""
+    with explain.language(result.language):
+        qs = explain.questions(result, plan)
+        public = [c for q in qs for c in q["cases"] if not c["hidden"]]
+        hidden = [c for q in qs for c in q["cases"] if c["hidden"]]
+        lines = [explain.status_text(result.status)]
+        if result.detail:
+            lines.append(clean(result.detail)[:explain.MESSAGE_CHARS])
+        lines.append(_("Public checks: {passed} of {total} passed.").format(
+            passed=sum(c["state"] == "passed" for c in public), total=len(public)))
+        if hidden:
+            lines.append(_("{n} hidden checks were graded too; their results, and your total, appear when your "
+                           "instructor publishes the grades.").format(n=len(hidden)))
+        ran_output = [explain.status_text(result.status)]
+        if explain.detail(result):
+            ran_output.append(explain.detail(result))
+        ran_output += explain.cell_error_lines(result.cell_errors)
+        tests = [{
+            "name": _("Your notebook ran"), "score": 0, "max_score": 0,
+            "status": "passed" if result.status is Status.OK else "failed",
+            "output": "\n".join(ran_output),
+            "visibility": "visible",
+        }]
+        states = explain.states()
+        for q in qs:
+            for c in q["cases"]:
+                output = states[c["state"]] + (": " + c["message"] if c["message"] else "")
+                tests.append({
+                    "name": f"{_('Question')} {q['number']} · {q['title']}: {c['label']}",
+                    "number": c["number"], "score": c["points"], "max_score": c["max"],
+                    "output": output, "tags": [q["name"], "hidden" if c["hidden"] else "public"],
+                    "visibility": "after_published" if c["hidden"] else "visible",
+                })
+        return {
+            "score": result.score, "execution_time": round(result.seconds, 3),
+            "output": "\n\n".join(lines), "output_format": "text", "test_output_format": "text",
+            "test_name_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": tests,
+            "extra_data": {"status": result.status.value, "language": result.language,
+                           "questions": {q["name"]: q["score"] for q in qs}},
+        }
 
 
 def failed(root: Path) -> dict:

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from course.grade import protocol
-from course.outputs import similarity
+from course.grade.functions import notebook_functions
 from course.grade.judge import all_zero, grade_notebook
 from course.grade.pool import Limits, Worker
 from course.results import Result, Status
@@ -103,7 +103,7 @@ def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots
             try:
                 graded = grade_notebook(worker, plan, read.notebook, limits, result)
                 graded.language_detected = bool(read.detected) and graded.status is not Status.NOT_A_NOTEBOOK
-                graded.code = similarity.notebook_functions(read.notebook, plan_functions(plan))
+                graded.code = notebook_functions(read.notebook, plan_functions(plan))
                 return graded
             except Exception as error:  # a fault of the grader's own, not the student's
                 problems.append(f"{escape(s.source)}: attempt {attempt}: " + protocol.clean(traceback.format_exc(), 4000))

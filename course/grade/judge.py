@@ -20,7 +20,7 @@ from calc4ml_runtime import checks, messages, values
 from calc4ml_runtime.calls import load_fixtures
 from calc4ml_runtime.plan import CallSpec, CaseSpec, Plan, QuestionSpec
 from course.grade import protocol
-from course.outputs import feedback
+from course import explain
 from course.grade.pool import Died, Limits, StudentProcess, Worker
 from course.results import CaseResult, Result, Status
 
@@ -279,7 +279,7 @@ def grade_notebook(worker: Worker, plan: Plan, raw: bytes, limits: Limits, resul
     result.protections_missing = session.missing
     result.status, result.detail = overall_status(problems, missing)
     if result.status is Status.CELL_ERRORS:
-        result.detail = feedback.cell_error_text(feedback.first_failure(cell_errors) or cell_errors[0], cell_errors)
+        result.detail = explain.cell_error_text(explain.first_failure(cell_errors) or cell_errors[0], cell_errors)
     if time.monotonic() >= session.budget_end and result.status is Status.TIMEOUT:
         result.detail = budget_reason(limits)
     result.seconds = time.monotonic() - start

@@ -14,8 +14,9 @@ feedback, Gradescope results, and the class report.
   (``lms.write_canvas``, ``lms.write_moodle``).  Without a roster no import file is written:
   Canvas needs the assignment's ``Title (id)`` header and Moodle the worksheet's own rows.
 - ``feedback/<key>.html`` per file (``feedback.page``), ``gradescope/<key>.json``
-  (``feedback.gradescope_results``), ``lms.json`` (the grouping, lateness, penalties and
-  notes, which ``course report`` reads again) and ``report.html`` (``report.write``).
+  (``gradescope.results_json``), ``lms.json`` (the grouping, lateness, penalties and
+  notes, which ``course report`` reads again) and ``report.html`` (``report.write``, given
+  the grouping and the summary in memory).
 
 Late penalty (``--late-penalty``), never applied unless asked for: ``10%`` takes 10% of the
 assignment's points off a late student's score, ``2`` takes 2 points off, never below 0 (as
@@ -33,6 +34,7 @@ import re
 from pathlib import Path
 
 from course import identity as identities
+from course.grade import gradescope
 from course.lms import gradebooks as lms
 from course.outputs import feedback, report
 from course.files import write_atomic
@@ -167,7 +169,7 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
         s = owner[id(r)]
         write_atomic(output / "feedback" / f"{r.key}.html", feedback.page(r, plan, standing(s, r, late_penalty)))
         write_atomic(output / "gradescope" / f"{r.key}.json",
-                     json.dumps(feedback.gradescope_results(r, plan), indent=1, ensure_ascii=False))
+                     json.dumps(gradescope.results_json(r, plan), indent=1, ensure_ascii=False))
 
     if roster_data is not None:
         try:
@@ -203,9 +205,9 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
     if rule and late:
         notes.append(f"late penalty {late_penalty} applied to {len(late)} late student(s): "
                      f"{lms.number(sum(s.penalty for s in late))} taken off in all (gradebook.csv: 'late penalty')")
-    write_atomic(output / "lms.json", json.dumps(summary(submitters, roster_data, late_penalty, notes,
-                                                         list(protections_missing)), indent=1, ensure_ascii=False))
-    report.write(output, results, plan)
+    recorded = summary(submitters, roster_data, late_penalty, notes, list(protections_missing))
+    write_atomic(output / "lms.json", json.dumps(recorded, indent=1, ensure_ascii=False))
+    report.write(output, results, plan, submitters, recorded)
     if problem is not None:
         raise problem
     return notes

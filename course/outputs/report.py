@@ -16,8 +16,11 @@ student left out of every figure):
 - lateness (count, penalties), students of the roster who submitted nothing, the slowest
   submissions, and the notes written when the LMS file was made.
 
-``course report OUTPUT`` rebuilds it from ``OUTPUT/results/*.json``, ``OUTPUT/plan.json`` and
-``OUTPUT/lms.json`` (grouping, lateness and penalties) without grading anything again.
+After grading, the batch's caller hands over what it has in memory: the results, the students
+as ``course.lms`` grouped them (``write``) and the batch's summary (``lms.json``'s content).
+``course report OUTPUT`` rebuilds the same page from ``OUTPUT/results/*.json``,
+``OUTPUT/plan.json`` and ``OUTPUT/lms.json`` (grouping, lateness and penalties) without grading
+anything again (``rebuild``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import math
 import re
 import statistics
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from course.lms import gradebooks as lms
@@ -43,24 +47,43 @@ NOT_RUN = (Status.NOT_A_NOTEBOOK, Status.GRADER_ERROR)
 SLOWEST = 10
 MESSAGE_GROUPS = 3
 WEAK_DISCRIMINATION = 0.2
-COLORS = {"ok": "#2da44e", "cell errors": "#d4a72c", "missing function": "#bf8700", "timeout": "#cf222e",
-          "crashed": "#a40e26", "protocol violation": "#8250df", "not a notebook": "#6e7781", "grader error": "#000000"}
+COLORS = {Status.OK: "#2da44e", Status.CELL_ERRORS: "#d4a72c", Status.MISSING_FUNCTION: "#bf8700",
+          Status.TIMEOUT: "#cf222e", Status.CRASHED: "#a40e26", Status.PROTOCOL: "#8250df",
+          Status.NOT_A_NOTEBOOK: "#6e7781", Status.GRADER_ERROR: "#24292f"}  # not pure black, which matplotlib leaves unwritten
 
 
 # ---------------------------------------------------------------- the numbers
 
 
-def _students(results: list[Result], summary: dict | None) -> list[dict]:
-    """One entry per student: its counted result, others, lateness, penalty, test student."""
+@dataclass
+class Student:
+    """One student as the report counts them: the file that counts, and what the grouping and
+    the late policy said about them."""
+
+    counted: Result
+    student: str  # the LMS's id
+    name: str = ""
+    late: bool = False
+    penalty: float = 0.0
+    test_student: bool = False  # Canvas's test student: left out of every figure
+    anonymous: bool = False
+
+
+def students_of(submitters: list[lms.Submitter]) -> list[Student]:
+    """The report's view of ``lms.group``'s students (penalties as the caller applied them)."""
+    return [Student(s.counted, s.student, s.name, s.late, s.penalty, s.test_student, s.identity.anonymous)
+            for s in submitters]
+
+
+def read_students(results: list[Result], summary: dict) -> list[Student]:
+    """The students as ``lms.json`` recorded them; grouped again (no roster, no penalty) when it
+    does not describe these results."""
     by_key = {r.key: r for r in results}
-    if summary and summary.get("students") and all(s["counted"] in by_key for s in summary["students"]):
-        return [{"counted": by_key[s["counted"]], "others": [by_key[k] for k in s["others"] if k in by_key],
-                 "late": s["late"], "penalty": s["penalty"], "test_student": s["test_student"],
-                 "student": s["student"], "name": s.get("name", ""), "anonymous": s.get("anonymous", False)}
-                for s in summary["students"]]
-    return [{"counted": s.counted, "others": s.others, "late": s.late, "penalty": 0.0, "test_student": s.test_student,
-             "student": s.student, "name": s.name, "anonymous": s.identity.anonymous}
-            for s in lms.group(results)]
+    recorded = summary.get("students")
+    if recorded and all(s["counted"] in by_key for s in recorded):
+        return [Student(by_key[s["counted"]], s["student"], s.get("name", ""), s["late"], s["penalty"],
+                        s["test_student"], s.get("anonymous", False)) for s in recorded]
+    return students_of(lms.group(results))
 
 
 def _pattern(message: str) -> str:
@@ -82,20 +105,23 @@ def correlation(xs: list[float], ys: list[float]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy)
 
 
-def class_stats(results: list[Result], plan: dict, summary: dict | None = None) -> dict:
-    """Every figure of the report, as plain data (the tests compare them with gradebook.csv)."""
+def class_stats(results: list[Result], plan: dict, students: list[Student] | None = None,
+                summary: dict | None = None) -> dict:
+    """Every figure of the report, as plain data (the tests compare them with gradebook.csv).
+    ``students``: as the batch grouped them (default: grouped here, without a roster or a
+    penalty); ``summary``: the batch's notes, roster and late policy (``lms.json``'s content)."""
     summary = summary or {}
-    students = _students(results, summary)
-    counted = [s for s in students if not s["test_student"]]
+    students = students if students is not None else students_of(lms.group(results))
+    counted = [s for s in students if not s.test_student]
     total_points = sum(q["points"] for q in plan["questions"])
-    finals = [max(0.0, s["counted"].score - s["penalty"]) for s in counted]
+    finals = [max(0.0, s.counted.score - s.penalty) for s in counted]
     percents = [100 * f / total_points if total_points else 0.0 for f in finals]
-    statuses = Counter(s["counted"].status.value for s in counted)
-    ran = [s["counted"] for s in counted if s["counted"].status not in NOT_RUN]
+    statuses = Counter(s.counted.status.value for s in counted)
+    ran = [s.counted for s in counted if s.counted.status not in NOT_RUN]
 
     questions = []
     for n, q in enumerate(plan["questions"], start=1):
-        all_scores = [s["counted"].question_scores().get(q["name"], 0.0) for s in counted]
+        all_scores = [s.counted.question_scores().get(q["name"], 0.0) for s in counted]
         ran_scores = [r.question_scores().get(q["name"], 0.0) for r in ran]
         rest = [r.score - x for r, x in zip(ran, ran_scores)]
         questions.append({
@@ -126,12 +152,12 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
                 "messages": [{"pattern": p, "count": len(ms), "example": escape(ms[0], 400)} for p, ms in common],
             })
 
-    late = [s for s in counted if s["late"]]
+    late = [s for s in counted if s.late]
     every = sorted(results, key=lambda r: -r.seconds)
-    owners = {s["counted"].key: s for s in counted}
-    code = {key: s["counted"].code for key, s in owners.items() if s["counted"].code}
+    owners = {s.counted.key: s for s in counted}
+    code = {key: s.counted.code for key, s in owners.items() if s.counted.code}
     questions_of = {fn: q["name"] for q in plan["questions"] for fn in q["functions"]}
-    similar = [{"first": escape(owners[p.first]["counted"].source), "second": escape(owners[p.second]["counted"].source),
+    similar = [{"first": escape(owners[p.first].counted.source), "second": escape(owners[p.second].counted.source),
                 "questions": sorted({m.question for m in p.matches}), "score": p.score,
                 "functions": [{**f, "first": [{**line, "text": escape(line["text"])} for line in f["first"]],
                                "second": [{**line, "text": escape(line["text"])} for line in f["second"]]}
@@ -140,8 +166,8 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
     return {
         "assignment": plan["assignment"], "total_points": total_points,
         "files": len(results), "students": len(counted),
-        "test_students": [escape(s["student"]) for s in students if s["test_student"]],
-        "anonymous": sum(1 for s in counted if s["anonymous"]),
+        "test_students": [escape(s.student) for s in students if s.test_student],
+        "anonymous": sum(1 for s in counted if s.anonymous),
         "mean": statistics.fmean(finals) if finals else 0.0,
         "median": statistics.median(finals) if finals else 0.0,
         "stdev": statistics.pstdev(finals) if len(finals) > 1 else 0.0,
@@ -150,10 +176,10 @@ def class_stats(results: list[Result], plan: dict, summary: dict | None = None) 
         "percents": percents, "statuses": dict(sorted(statuses.items(), key=lambda kv: -kv[1])),
         "ran": len(ran), "questions": questions, "cases": cases,
         "late": len(late), "late_penalty": summary.get("late_penalty"),
-        "penalised": sum(1 for s in late if s["penalty"] > 0),
-        "penalty_points": sum(s["penalty"] for s in late),
-        "late_students": [{"student": escape(s["student"]), "name": escape(s["name"]),
-                           "file": escape(s["counted"].source), "penalty": s["penalty"]} for s in late],
+        "penalised": sum(1 for s in late if s.penalty > 0),
+        "penalty_points": sum(s.penalty for s in late),
+        "late_students": [{"student": escape(s.student), "name": escape(s.name),
+                           "file": escape(s.counted.source), "penalty": s.penalty} for s in late],
         "slowest": [{"file": escape(r.source), "seconds": r.seconds, "status": r.status.value} for r in every[:SLOWEST]],
         "grader_errors": [{"file": escape(r.source), "detail": escape(r.detail), "log": [escape(x) for x in r.log[-20:]]}
                           for r in results if r.status is Status.GRADER_ERROR],
@@ -214,7 +240,7 @@ def _charts(stats: dict) -> dict[str, str]:
     items = list(stats["statuses"].items())
     fig, ax = _figure(6.4, 0.45 * max(2, len(items)) + 0.8)
     ax.barh([k for k, _ in items][::-1], [v for _, v in items][::-1],
-            color=[COLORS.get(k, "#57606a") for k, _ in items][::-1])
+            color=[COLORS[Status(k)] for k, _ in items][::-1])
     for y, (_, v) in enumerate(items[::-1]):
         ax.text(v, y, f" {v}", va="center")
     ax.set_xlabel("students")
@@ -261,16 +287,25 @@ def render(stats: dict) -> str:
     env.filters["pts"] = lambda x: f"{round(x + 0.0, 2):g}"
     env.filters["pct"] = lambda x: f"{x:.1f}"
     return env.get_template("report.html.j2").render(s=stats, charts=charts(stats), weak=WEAK_DISCRIMINATION,
-                                                     colors=COLORS, min_questions=similarity.MIN_QUESTIONS)
+                                                     min_questions=similarity.MIN_QUESTIONS)
 
 
-def write(output: Path, results: list[Result], plan: dict, summary: dict | None = None) -> Path:
-    """Write ``OUTPUT/report.html`` (``summary``: ``lms.json``, read from OUTPUT when not given)."""
-    if summary is None and (output / "lms.json").exists():
-        summary = json.loads((output / "lms.json").read_text(encoding="utf-8"))
+def write(output: Path, results: list[Result], plan: dict, submitters: list[lms.Submitter], summary: dict) -> Path:
+    """Write ``OUTPUT/report.html`` from what the batch's caller holds: the results, its students
+    as ``lms.group`` made them (penalties applied), and its summary (what ``lms.json`` records)."""
+    return _write(output, results, plan, students_of(submitters), summary)
+
+
+def _write(output: Path, results: list[Result], plan: dict, students: list[Student], summary: dict) -> Path:
     path = output / "report.html"
-    write_atomic(path, render(class_stats(results, plan, summary)))
+    write_atomic(path, render(class_stats(results, plan, students, summary)))
     return path
+
+
+def read_summary(output: Path) -> dict:
+    """``OUTPUT/lms.json``, what the batch recorded besides the results (empty when absent)."""
+    path = output / "lms.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def rebuild(output: Path) -> Path:
@@ -291,4 +326,5 @@ def rebuild(output: Path) -> Path:
     if not results:
         raise CourseError(f"{output / 'results'} holds no results")
     results.sort(key=lambda r: r.source)
-    return write(output, results, plan)
+    summary = read_summary(output)
+    return _write(output, results, plan, read_students(results, summary), summary)

@@ -3,7 +3,8 @@
 The method is MOSS's (Schleimer, Wilkerson and Aiken, "Winnowing: local algorithms for
 document fingerprinting", SIGMOD 2003), over Python's tokens:
 
-- each graded function a student wrote is tokenised with names, numbers and strings
+- each graded function a student wrote (as grading kept it: ``Result.code``, from
+  ``course.grade.functions``) is tokenised with names, numbers and strings
   normalised (``V``, ``N``, ``S``; keywords, operators and attribute names such as
   ``torch.linalg.solve`` kept), so renaming variables or retuning a constant changes nothing;
 - every run of ``K`` tokens is hashed, and in every window of ``WINDOW`` consecutive hashes
@@ -24,7 +25,6 @@ the matching lines marked.  Standard library only; deterministic (blake2b, not `
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import io
 import keyword
@@ -94,36 +94,6 @@ def fingerprints(source: str) -> list[Print]:
         smallest = min(range(WINDOW), key=lambda j: (window[j].hash, -j))
         chosen[start + smallest] = window[smallest]
     return [chosen[i] for i in sorted(chosen)]
-
-
-MAX_SOURCE = 20_000  # characters kept per function: far above any honest answer
-
-
-def functions_of(cells: list[str], names: set[str]) -> dict[str, str]:
-    """The source of each top-level function in ``names`` as the notebook last defines it."""
-    found: dict[str, str] = {}
-    for cell in cells:
-        try:
-            tree = ast.parse(cell)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue  # IPython syntax or a broken cell: nothing to compare there
-        for node in tree.body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
-                found[node.name] = (ast.get_source_segment(cell, node) or "")[:MAX_SOURCE]
-    return found
-
-
-def notebook_functions(notebook: bytes, names: set[str]) -> dict[str, str]:
-    """``functions_of`` a notebook's code cells; nothing from a notebook that cannot be read."""
-    import json
-
-    try:
-        cells = json.loads(notebook)["cells"]
-        sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-                   for c in cells if c.get("cell_type") == "code"]
-        return functions_of([s for s in sources if isinstance(s, str)], names)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        return {}
 
 
 def side_by_side(pair: Pair, code: dict[str, dict[str, str]]) -> list[dict]:
