@@ -24,6 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
+from calc4ml_runtime.plan import Plan
 from course import layout
 from course.outputs import export
 from course.files import write_atomic
@@ -121,6 +122,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
                 record = json.loads(previous.read_text(encoding="utf-8"))
                 if record.get("digest") == expected:
                     done[s.key] = Result.from_record(record)
+                    done[s.key].identity = s.identity  # as collect read it (an older record may lack some)
                     continue
             except (OSError, ValueError, TypeError, KeyError):
                 pass
@@ -178,7 +180,7 @@ def save(results_dir: Path, result: Result) -> None:
     write_atomic(results_dir / f"{result.key}.json", json.dumps(result.to_record(), indent=1, sort_keys=True))
 
 
-def write_outputs(results: list[Result], plan: dict, output: Path, roster: Path | None, lms_column: str | None,
+def write_outputs(results: list[Result], plan: Plan, output: Path, roster: Path | None, lms_column: str | None,
                   late_penalty: str | None, log) -> list[Result]:
     missing = sorted({"NO " + p for r in results for p in r.protections_missing})
     for line in missing:

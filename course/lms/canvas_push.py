@@ -77,7 +77,7 @@ def grades_of(output: Path, summary: dict) -> list[Grade]:
 
 
 def _explain(error: Exception, what: str) -> CourseError:
-    from canvasapi import exceptions
+    from canvasapi import exceptions  # type: ignore[import-untyped]  # canvasapi ships no types
 
     if isinstance(error, (exceptions.InvalidAccessToken, exceptions.Unauthorized)):
         return CourseError(f"{what}: Canvas rejected the token (401): make a new one under Account > Settings > "
@@ -158,8 +158,9 @@ def push(output: Path, url: str, course_id: int, assignment_id: int, send: bool 
             unknown.append(grade)
             continue
         new = grade.score / grade.max_score * possible if possible and grade.max_score else grade.score
-        if current[grade.user] is None or abs(current[grade.user] - new) > 0.005:
-            changes.append(Change(grade, current[grade.user], _number(new)))
+        before = current[grade.user]
+        if before is None or abs(before - new) > 0.005:
+            changes.append(Change(grade, before, _number(new)))
     say(f"{assignment.name}: {len(grades)} graded students, {len(changes)} grade(s) to change, "
         f"{len(grades) - len(changes) - len(unknown)} unchanged"
         + (f"; scaled from {grades[0].max_score:g} to Canvas's {possible:g} points" if possible and grades

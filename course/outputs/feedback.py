@@ -27,6 +27,7 @@ from pathlib import Path
 
 from calc4ml_runtime import messages
 from calc4ml_runtime.messages import _
+from calc4ml_runtime.plan import Plan
 from course.text import clean, escape
 from course.results import Result, Status
 
@@ -115,7 +116,7 @@ def _message(case) -> str:
     return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + " …"
 
 
-def questions(result: Result, plan: dict) -> list[dict]:
+def questions(result: Result, plan: Plan) -> list[dict]:
     """Per question, in the plan's order: its points, its cases and how each went."""
     lang = result.language or "en"
     translated = plan.get("translations", {}).get(lang, {})
@@ -153,7 +154,7 @@ def _strings() -> dict[str, str]:
     }
 
 
-def context(result: Result, plan: dict, standing: Standing | None = None) -> dict:
+def context(result: Result, plan: Plan, standing: Standing | None = None) -> dict:
     """Everything the page shows, computed in the result's language."""
     standing = standing or Standing()
     with language(result.language):
@@ -174,7 +175,8 @@ def context(result: Result, plan: dict, standing: Standing | None = None) -> dic
                 file=clean(standing.counted_file))
         return {
             "lang": result.language or "en", "assignment": plan["assignment"], "title": _("Feedback"),
-            "file": escape(result.file or result.source), "student": escape(result.name or result.student),
+            "file": escape(result.identity.file or result.source),
+            "student": escape(result.identity.name or result.identity.student),
             "score": points(total), "raw_score": points(result.score), "max": points(maximum),
             "percent": f"{100 * total / maximum:.1f}" if maximum else "0.0",
             "status": result.status.value, "status_text": status_text(result.status),
@@ -194,12 +196,12 @@ def _environment():
                               keep_trailing_newline=True)
 
 
-def page(result: Result, plan: dict, standing: Standing | None = None) -> str:
+def page(result: Result, plan: Plan, standing: Standing | None = None) -> str:
     """The student's HTML feedback page for one graded file."""
     return _environment().get_template("feedback.html.j2").render(**context(result, plan, standing))
 
 
-def comment_html(result: Result, plan: dict, standing: Standing | None = None) -> str:
+def comment_html(result: Result, plan: Plan, standing: Standing | None = None) -> str:
     """A short summary for Moodle's "Feedback comments" (Moodle shows it as HTML): one line."""
     import html
 
@@ -219,7 +221,7 @@ def comment_html(result: Result, plan: dict, standing: Standing | None = None) -
     return "".join(parts).replace("\n", " ")
 
 
-def gradescope_results(result: Result, plan: dict) -> dict:
+def gradescope_results(result: Result, plan: Plan) -> dict:
     """One submission in Gradescope's ``results.json`` format, with the page's content."""
     with language(result.language):
         qs = questions(result, plan)

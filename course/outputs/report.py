@@ -31,7 +31,8 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from course.lms import gradebooks as lms
+from calc4ml_runtime.plan import Plan
+from course.lms import students as lms
 from course.outputs import similarity
 from course.files import write_atomic
 from course.layout import CourseError
@@ -82,7 +83,7 @@ def correlation(xs: list[float], ys: list[float]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy)
 
 
-def class_stats(results: list[Result], plan: dict, summary: dict | None = None) -> dict:
+def class_stats(results: list[Result], plan: Plan, summary: dict | None = None) -> dict:
     """Every figure of the report, as plain data (the tests compare them with gradebook.csv)."""
     summary = summary or {}
     students = _students(results, summary)
@@ -264,7 +265,7 @@ def render(stats: dict) -> str:
                                                      colors=COLORS, min_questions=similarity.MIN_QUESTIONS)
 
 
-def write(output: Path, results: list[Result], plan: dict, summary: dict | None = None) -> Path:
+def write(output: Path, results: list[Result], plan: Plan, summary: dict | None = None) -> Path:
     """Write ``OUTPUT/report.html`` (``summary``: ``lms.json``, read from OUTPUT when not given)."""
     if summary is None and (output / "lms.json").exists():
         summary = json.loads((output / "lms.json").read_text(encoding="utf-8"))
