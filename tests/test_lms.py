@@ -470,7 +470,7 @@ def test_moodle_csv_is_the_worksheet_with_grades_and_feedback(tmp_path, folders)
     comment = changed["1002"]["feedback"]
     assert "\n" not in comment and comment.startswith("<p><strong>7.5 / 10</strong>")
     assert "Question 1 · Forward difference: 2 / 4" in comment and "late" in comment
-    other = who.identify(results[-1].source).file  # what the download kept of "<img src=x>.pdf"
+    other = results[-1].identity.file  # what the download kept of "<img src=x>.pdf"
     assert html.escape(other) in changed["1004"]["feedback"] and "<img" not in changed["1004"]["feedback"]
     gradebook = list(csv.DictReader(open(tmp_path / "out" / "gradebook.csv", newline="", encoding="utf-8")))
     assert [(r["student"], r["late"], r["counted"]) for r in gradebook] == [
@@ -668,3 +668,53 @@ def test_text_from_a_submission_is_escaped_in_every_output(tmp_path):
     page = next((tmp_path / "feedback").glob("eve*.html")).read_text(encoding="utf-8")
     assert "\\u202egpj" in page and "\\x1b[31m1\\u202e0" in page
     assert "\\u202e" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- identity, read once at collect
+
+
+def test_a_batch_result_carries_the_identity_collect_read_and_an_old_record_resumes(tmp_path):
+    """A Canvas download graded for real: each result carries who its file belongs to as the
+    download's names say (LATE, the LMS, the attachment), read once when the batch is collected,
+    and its record keeps it.  A record written before identity was typed (flat ``student``,
+    ``name``, ``late``, ``file``) still loads, and a resumed batch grades nothing again and
+    gives it the identity this download's names give (its LMS included)."""
+    from tests.grading import autograder_zip, make_submission
+    from course.grade.batch import grade_all
+
+    notebook = make_submission("hw01_derivatives", {}, tmp_path / "made", "right")
+    late_name = canvas_name("Roe, Bob", 102, 9011, "hw01_derivatives.ipynb", late=True)
+    on_time_name = canvas_name("Doe, Jane", 101, 9001, "hw01_derivatives.ipynb")
+    download = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(download, "w") as z:
+        z.write(notebook, late_name)
+        z.write(notebook, on_time_name)
+    out = tmp_path / "out"
+
+    def grade() -> tuple[dict[str, Result], list[str]]:
+        lines: list[str] = []
+        graded = grade_all(download, autograder_zip("hw01_derivatives"), out, workers=1, log=lines.append)
+        return {r.source: r for r in graded}, lines
+
+    results, _ = grade()
+    late = results[late_name]
+    bob = who.Identity("canvas", "102", "roebob", late=True, attachment=9011, file="hw01_derivatives.ipynb")
+    assert late.identity == bob and late.score == late.max_score > 0
+    assert results[on_time_name].identity == who.Identity("canvas", "101", "doejane", attachment=9001,
+                                                          file="hw01_derivatives.ipynb")
+    path = out / "results" / f"{late.key}.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert Result.from_record(record).identity == bob and record["identity"]["lms"] == "canvas"
+
+    yesterday = {k: v for k, v in record.items() if k != "identity"}
+    yesterday.update(student="102", name="roebob", late=True, file="hw01_derivatives.ipynb")
+    old = Result.from_record(yesterday)
+    assert old.identity == who.Identity("", "102", "roebob", late=True, file="hw01_derivatives.ipynb")
+    assert (old.score, old.status, old.digest) == (late.score, late.status, late.digest)
+    path.write_text(json.dumps(yesterday), encoding="utf-8")
+    resumed, lines = grade()
+    assert "2 submissions: 2 already graded, 0 to grade" in lines
+    assert resumed[late_name].identity == bob
+    rows = {r["submission"]: r for r in csv.DictReader(open(out / "gradebook.csv", encoding="utf-8"))}
+    assert (rows[late_name]["student"], rows[late_name]["lms"], rows[late_name]["late"]) == ("102", "canvas", "yes")
+    assert rows[on_time_name]["late"] == "no"
