@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from course.layout import CourseError
+from course.lms.students import Summary
 
 TOKEN_VARIABLE = "CANVAS_TOKEN"
 RETRIES = 4  # on Canvas's rate limit (403 "Rate Limit Exceeded"), waiting 1, 2, 4, 8 s
@@ -55,7 +56,7 @@ class Change:
     new: float
 
 
-def summary_of(output: Path) -> dict:
+def summary_of(output: Path) -> Summary:
     """``lms.json``: who counts for whom, lateness and the late penalty of a graded batch."""
     try:
         return json.loads((output / "lms.json").read_text(encoding="utf-8"))
@@ -63,7 +64,7 @@ def summary_of(output: Path) -> dict:
         raise CourseError(f"{output} holds no graded batch (lms.json: {error}): run `course grade` first") from None
 
 
-def grades_of(output: Path, summary: dict) -> list[Grade]:
+def grades_of(output: Path, summary: Summary) -> list[Grade]:
     """The counted result of each Canvas student of a batch (test student and anonymous ids left out)."""
     grades = []
     for student in summary["students"]:

@@ -9,6 +9,7 @@ larger ``-N``/``(N)`` re-upload suffix); other files are listed in a note, never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from course.identity import CANVAS, Identity
 from course.lms.roster import Roster
@@ -94,6 +95,39 @@ def group(results: list[Result], roster: Roster | None = None) -> list[Submitter
             test = identity.lms == CANVAS and identity.name == "studenttest"
             submitters.append(Submitter(counted, others, identity.late, test, None, identity.name))
     return submitters
+
+
+class StudentRecord(TypedDict):
+    """One ``Submitter`` in ``lms.json``, its text escaped (``course.text.escape``)."""
+
+    student: str
+    lms: str
+    name: str
+    counted: str  # the counted result's key (``results/<key>.json``, ``feedback/<key>.html``)
+    others: list[str]  # the other files' keys
+    late: bool
+    penalty: float
+    test_student: bool
+    anonymous: bool
+    in_roster: bool
+
+
+class RosterRecord(TypedDict):
+    lms: str
+    file: str
+    students: int  # the roster's students, the test student aside
+    non_submitters: list[str]  # their names, escaped
+
+
+class Summary(TypedDict):
+    """``lms.json``: the grouping of a graded batch, what ``course report`` and ``course push
+    canvas`` read besides the results."""
+
+    late_penalty: str | None
+    notes: list[str]
+    protections_missing: list[str]
+    roster: RosterRecord | None
+    students: list[StudentRecord]
 
 
 def non_submitters(roster: Roster, submitters: list[Submitter]) -> list[int]:

@@ -36,7 +36,7 @@ from calc4ml_runtime.plan import Plan
 from course.identity import CANVAS
 from course.lms import canvas, moodle
 from course.lms.roster import Roster, number, read_roster
-from course.lms.students import Submitter, group, non_submitters
+from course.lms.students import Submitter, Summary, group, non_submitters
 from course.outputs import feedback, report
 from course.files import write_atomic
 from course.layout import CourseError
@@ -122,7 +122,7 @@ def standing(submitter: Submitter, result: Result, policy: str | None) -> feedba
 
 
 def summary(submitters: list[Submitter], roster: Roster | None, policy: str | None, notes: list[str],
-            protections_missing: list[str]) -> dict:
+            protections_missing: list[str]) -> Summary:
     """``lms.json``: what ``course report`` needs besides the results."""
     missing = non_submitters(roster, submitters) if roster is not None else []
     students = roster.student_rows() if roster is not None else []
