@@ -1,7 +1,17 @@
 """Who a downloaded file belongs to, from the download's layout alone: Canvas's and Moodle's
 file and folder names (read in each LMS's source, cited at each pattern), a class folder, or a
 single file.  Computed once per file when a batch is collected (``course.grade.submissions``)
-and carried on its ``Result`` from then on."""
+and carried on its ``Result`` from then on.
+
+- Canvas's "Download Submissions" (``lib/content_zipper.rb``): the name is the sortable name
+  lower-cased with every non-word character removed ("Doe, Jane" -> ``doejane``), ``LATE`` is
+  upper case, the second number is the *attachment* (file) id; a file whose name the student
+  already used gets ``-1``, ``-2``, ... before its extension (``Attachment.make_unique_filename``).
+- Moodle's "Download all submissions" (``mod/assign/classes/downloader.php``): the prefix is the
+  full name (``_`` turned into spaces; "Participant" under anonymous submissions), "download as
+  folders" gives ``<prefix>_assignsubmission_file/<file>`` (Moodle 3.x: a trailing ``_``); the
+  file picker renames a second ``a.ipynb`` to ``a (1).ipynb``.
+"""
 
 from __future__ import annotations
 

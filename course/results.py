@@ -7,6 +7,8 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 
+from course.identity import Identity
+
 
 class Status(str, enum.Enum):
     """How a submission's grading went (the gradebook's ``status`` column)."""
@@ -22,10 +24,6 @@ class Status(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
-
-    @property
-    def students_doing(self) -> bool:
-        return self is not Status.GRADER_ERROR
 
 
 @dataclass
@@ -49,14 +47,11 @@ class Result:
 
     key: str  # unique in the batch and safe as a file name
     source: str  # the file's path in the submissions folder or zip
-    student: str  # the LMS's id for the student (Canvas user or anonymous id, Moodle participant, file stem)
+    identity: Identity = field(default_factory=Identity)  # who the file belongs to, as collect read it
     status: Status = Status.OK
     detail: str = ""
     language: str = "en"
     language_detected: bool = False  # metadata.course was lost: the language was read from the notebook's text
-    late: bool = False
-    name: str = ""  # the student's name as the LMS download spells it, when it does
-    file: str = ""  # the file as the student named it (the LMS's prefix taken off)
     cases: list[CaseResult] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # for the instructor: cell errors, sandbox notes
     cell_errors: list[dict] = field(default_factory=list)  # for the student: protocol.CellError, numbered among code cells
@@ -87,17 +82,14 @@ class Result:
 
     @classmethod
     def from_record(cls, record: dict) -> "Result":
+        """The result ``to_record`` wrote; a record written before identity was its own object
+        (flat ``student``, ``name``, ``late``, ``file``) loads with those (its LMS unknown)."""
         fields = {k: v for k, v in record.items() if k in cls.__dataclass_fields__}
         fields["status"] = Status(fields.get("status", "ok"))
         fields["cases"] = [CaseResult(**c) for c in record.get("cases", [])]
+        if isinstance(record.get("identity"), dict):
+            fields["identity"] = Identity(**record["identity"])
+        else:
+            fields["identity"] = Identity(student=str(record.get("student", "")), name=str(record.get("name", "")),
+                                          late=bool(record.get("late", False)), file=str(record.get("file", "")))
         return cls(**fields)
-
-
-def zero_result(plan: dict, key: str, source: str, student: str, status: Status, detail: str) -> Result:
-    """Every case of the plan at 0 points, with the reason."""
-    result = Result(key, source, student, status=status, detail=detail)
-    for q in plan["questions"]:
-        for case in q["cases"]:
-            result.cases.append(CaseResult(q["name"], case["id"], case["label"], 0, case["points"], case["hidden"],
-                                           f"not graded: {detail}"))
-    return result

@@ -15,6 +15,7 @@ from course.grade import gradescope, protocol
 from course.outputs import feedback
 from course.grade.batch import load_plan
 from course.grade.judge import Notebook, with_cause
+from course.identity import Identity
 from course.results import CaseResult, Result, Status
 from tests.grading import autograder_zip, course_grade, make_submission
 
@@ -76,7 +77,7 @@ def test_a_missing_function_or_a_name_error_says_which_cell_failed():
 
 
 def result_with(errors: list[dict], language: str = "en", status: Status = Status.CELL_ERRORS) -> Result:
-    result = Result("k", "hw01.ipynb", "42", status=status, language=language, cell_errors=errors,
+    result = Result("k", "hw01.ipynb", Identity(student="42"), status=status, language=language, cell_errors=errors,
                     detail=explain.cell_error_text(errors[0], errors) if status is Status.CELL_ERRORS else "x")
     for q in PLAN["questions"]:
         for c in q["cases"]:

@@ -13,6 +13,7 @@ from course import cells
 from course.build import assemble as build
 from course.grade import protocol, sandbox
 from course.grade.judge import NotANotebook, overall_status, read_notebook
+from course.identity import Identity
 from course.results import CaseResult, Result, Status
 
 
@@ -125,8 +126,8 @@ def test_overall_status_puts_the_worst_first(problems, missing, expected):
 
 
 def test_results_round_trip_their_records():
-    result = Result("k", "s.ipynb", "42", status=Status.TIMEOUT, late=True,
-                    cases=[CaseResult("q1", "c", "label", 0.5, 1.0, True, "m")])
+    result = Result("k", "s.ipynb", Identity("canvas", "42", "doejane", late=True, attachment=7),
+                    status=Status.TIMEOUT, cases=[CaseResult("q1", "c", "label", 0.5, 1.0, True, "m")])
     back = Result.from_record(json.loads(json.dumps(result.to_record())))
     assert back == result and back.score == 0.5 and back.status is Status.TIMEOUT
 

@@ -2,7 +2,7 @@
 the import files checked cell by cell against what each LMS's importer reads.
 
 The shapes and the importers below are small Python ports of the LMSs' own code (cited per
-function), kept apart from ``course/lms.py`` so that a mistake there cannot hide here:
+function), kept apart from ``course/lms/`` so that a mistake there cannot hide here:
 Canvas's ``lib/content_zipper.rb``, ``lib/gradebook_exporter.rb``, ``lib/gradebook_importer.rb``;
 Moodle's ``mod/assign/classes/downloader.php``, ``gradingtable.php`` and
 ``feedback/offline/importgradeslib.php`` + ``locallib.php``.
@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from course import identity as who
-from course.lms import gradebooks as lms
+from course.lms import canvas, roster as rosters, students
 from course.outputs import export
 from course.layout import CourseError
 from course.results import CaseResult, Result, Status
@@ -183,15 +183,21 @@ PLAN = {"assignment": "hw01_derivatives", "fixtures": {}, "questions": [
 
 def result(source: str, failed: tuple[str, ...] = (), status: Status = Status.OK, key: str | None = None) -> Result:
     """A graded file: every case passed except the ``question/case`` ids in ``failed``."""
-    identity = who.identify(source)
-    r = Result(key or re.sub(r"[^A-Za-z0-9._-]+", "_", source), source, identity.student, status=status,
-               name=identity.name, late=identity.late, seconds=0.5)
+    r = Result(key or re.sub(r"[^A-Za-z0-9._-]+", "_", source), source, who.identify(source), status=status,
+               seconds=0.5)
     for q in PLAN["questions"]:
         for c in q["cases"]:
             bad = f"{q['name']}/{c['id']}" in failed or status is Status.NOT_A_NOTEBOOK
             r.cases.append(CaseResult(q["name"], c["id"], c["label"], 0 if bad else c["points"], c["points"],
                                       c["hidden"], f"{c['label']}: got 1, expected 0" if bad else ""))
     return r
+
+
+def collected(results: list[Result]) -> list[Result]:
+    """``results`` as one download: each file's identity read with the others, as collect reads it."""
+    for r, identity in zip(results, who.identify_all([r.source for r in results])):
+        r.identity = identity
+    return results
 
 
 def rows_of(path: Path) -> list[list[str]]:
@@ -247,38 +253,38 @@ def test_rosters_are_recognised_from_their_header(tmp_path):
     canvas = tmp_path / "canvas.csv"
     canvas.write_text(canvas_export([("Doe, Jane", 1, "S1", "jdoe", "A", {})], [("hw01_derivatives", 9, "10")],
                                     bom=True, integration=True, custom=("Notes",)), encoding="utf-8")
-    roster = lms.read_roster(canvas)
+    roster = rosters.read_roster(canvas)
     assert (roster.lms, roster.bom, roster.canvas_width) == ("canvas", True, 6)
     assert roster.canvas_assignments() == [(7, "hw01_derivatives", "9")]
     semicolons = tmp_path / "semicolons.csv"
     semicolons.write_text(canvas_export([("Doe, Jane", 1, "S1", "jdoe", "A", {})], [("hw 1", 9, "10,5")],
                                         delimiter=";"), encoding="utf-8")
-    assert (lms.read_roster(semicolons).lms, lms.read_roster(semicolons).delimiter) == ("canvas", ";")
+    assert (rosters.read_roster(semicolons).lms, rosters.read_roster(semicolons).delimiter) == ("canvas", ";")
     moodle = tmp_path / "worksheet.csv"
     moodle.write_text(moodle_worksheet([(1, "Jane Doe", "j@x", "Submitted for grading")]), encoding="utf-8")
-    assert (lms.read_roster(moodle).lms, lms.read_roster(moodle).bom) == ("moodle", True)
+    assert (rosters.read_roster(moodle).lms, rosters.read_roster(moodle).bom) == ("moodle", True)
     other = tmp_path / "other.csv"
     other.write_text("name,email,score\nJane,j@x,3\n", encoding="utf-8")
     with pytest.raises(CourseError, match="not a roster"):
-        lms.read_roster(other)
+        rosters.read_roster(other)
     no_section = tmp_path / "nosection.csv"
     no_section.write_text("Student,ID,SIS User ID,SIS Login ID,hw (1)\n", encoding="utf-8")
     with pytest.raises(CourseError, match="Section"):
-        lms.read_roster(no_section)
+        rosters.read_roster(no_section)
 
 
 def test_canvas_column_by_title_or_by_option(tmp_path):
     path = tmp_path / "canvas.csv"
     path.write_text(canvas_export([], [("HW01 Derivatives", 9, "10"), ("Quiz 1", 11, "5"), ("Quiz 1", 12, "5")]),
                     encoding="utf-8")
-    roster = lms.read_roster(path)
-    assert roster.header[lms.canvas_column(roster, "hw01_derivatives", None)] == "HW01 Derivatives (9)"
-    assert roster.header[lms.canvas_column(roster, "x", "Quiz 1 (12)")] == "Quiz 1 (12)"
-    assert roster.header[lms.canvas_column(roster, "x", "11")] == "Quiz 1 (11)"
+    roster = rosters.read_roster(path)
+    assert roster.header[canvas.assignment_column(roster, "hw01_derivatives", None)] == "HW01 Derivatives (9)"
+    assert roster.header[canvas.assignment_column(roster, "x", "Quiz 1 (12)")] == "Quiz 1 (12)"
+    assert roster.header[canvas.assignment_column(roster, "x", "11")] == "Quiz 1 (11)"
     with pytest.raises(CourseError, match="matches 2 columns"):
-        lms.canvas_column(roster, "x", "Quiz 1")
+        canvas.assignment_column(roster, "x", "Quiz 1")
     with pytest.raises(CourseError, match="no assignment column"):
-        lms.canvas_column(roster, "hw02_gradients", None)
+        canvas.assignment_column(roster, "hw02_gradients", None)
 
 
 # ---------------------------------------------------------------- one row per student
@@ -294,7 +300,7 @@ def test_a_students_files_make_one_row_the_notebook_and_the_latest_upload_count(
         result(moodle_name("Ann Lee", 7, "hw01 (1).ipynb"), failed=("q1/sin",)),
         result("zoe/hw01.ipynb"), result("zoe/notes.txt", status=Status.NOT_A_NOTEBOOK),
     ]
-    submitters = lms.group(results)
+    submitters = students.group(collected(results))
     assert [(s.student, s.counted.source, len(s.others), s.late) for s in submitters] == [
         ("1", results[0].source, 1, False),
         ("2", results[2].source, 1, True),  # attachment 202 is the later upload, whatever it scored
@@ -302,7 +308,7 @@ def test_a_students_files_make_one_row_the_notebook_and_the_latest_upload_count(
         ("zoe", "zoe/hw01.ipynb", 1, False)]
     in_a_folder = [result("class/amy/hw01.ipynb"), result("class/amy/notes.pdf", status=Status.NOT_A_NOTEBOOK),
                    result("class/ben/hw01.ipynb")]
-    assert [(s.student, len(s.others)) for s in lms.group(in_a_folder)] == [("amy", 1), ("ben", 0)]
+    assert [(s.student, len(s.others)) for s in students.group(collected(in_a_folder))] == [("amy", 1), ("ben", 0)]
 
 
 def test_gradebook_has_a_row_per_file_a_late_column_and_no_formulas(tmp_path):
@@ -312,7 +318,7 @@ def test_gradebook_has_a_row_per_file_a_late_column_and_no_formulas(tmp_path):
     results[0].detail = "=cmd|' /C calc'!A0"
     results[2].log = ["cell 3 raised", "NO Landlock on this kernel (forged by the notebook: not read)"]
     results[2].protections_missing = ["Landlock on this kernel"]
-    export.write_all(results, PLAN, tmp_path, late_penalty="10%")
+    export.write_all(collected(results), PLAN, tmp_path, late_penalty="10%")
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv", newline="", encoding="utf-8")))
     assert len(rows) == len(results)
     assert [r["late"] for r in rows] == ["no", "no", "no", "yes", "no"]
@@ -330,7 +336,7 @@ def test_gradebook_has_a_row_per_file_a_late_column_and_no_formulas(tmp_path):
 def test_late_penalty_is_opt_in_and_never_below_zero(tmp_path, policy, taken):
     late = result(canvas_name("Roe, Bob", 2, 20, "hw.ipynb", late=True), failed=("q2/five",))  # 7 of 10
     on_time = result(canvas_name("Doe, Jane", 1, 10, "hw.ipynb"), failed=("q2/five",))
-    export.write_all([late, on_time], PLAN, tmp_path, late_penalty=policy)
+    export.write_all(collected([late, on_time]), PLAN, tmp_path, late_penalty=policy)
     rows = list(csv.DictReader(open(tmp_path / "gradebook.csv", newline="", encoding="utf-8")))
     assert [float(r["total"]) for r in rows] == [7 - taken, 7]
     page = (tmp_path / "feedback" / f"{late.key}.html").read_text(encoding="utf-8")
@@ -339,7 +345,7 @@ def test_late_penalty_is_opt_in_and_never_below_zero(tmp_path, policy, taken):
 
 def test_a_bad_penalty_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(CourseError, match="late-penalty"):
-        export.write_all([result("a.ipynb")], PLAN, tmp_path, late_penalty="ten percent")
+        export.write_all(collected([result("a.ipynb")]), PLAN, tmp_path, late_penalty="ten percent")
     assert not (tmp_path / "gradebook.csv").exists()
 
 
@@ -375,7 +381,7 @@ def canvas_case(tmp_path):
 
 def test_canvas_csv_imports_into_the_assignments_own_column(tmp_path):
     roster, results = canvas_case(tmp_path)
-    notes = export.write_all(results, PLAN, tmp_path / "out", roster, lms_column="Homework 1: derivatives",
+    notes = export.write_all(collected(results), PLAN, tmp_path / "out", roster, lms_column="Homework 1: derivatives",
                              late_penalty="10%")
     text = (tmp_path / "out" / "canvas.csv").read_text(encoding="utf-8")
     assert text.startswith("\ufeff")  # as the export came
@@ -407,7 +413,7 @@ def test_canvas_csv_imports_into_the_assignments_own_column(tmp_path):
 def test_canvas_column_must_be_found_or_nothing_is_imported(tmp_path):
     roster, results = canvas_case(tmp_path)
     with pytest.raises(CourseError, match="--lms-column"):
-        export.write_all(results, PLAN, tmp_path / "out", roster)
+        export.write_all(collected(results), PLAN, tmp_path / "out", roster)
     assert (tmp_path / "out" / "gradebook.csv").exists() and (tmp_path / "out" / "report.html").exists()
     assert not (tmp_path / "out" / "canvas.csv").exists()
 
@@ -417,7 +423,7 @@ def test_canvas_anonymous_submissions_are_graded_under_their_anonymous_ids(tmp_p
     roster.write_text(canvas_export([("Doe, Jane", 101, "S1", "jdoe", "A", {})], [("hw01_derivatives", 9, "10")]),
                       encoding="utf-8")
     results = [result(canvas_name(None, None, 5, "hw01.ipynb", late=True, anonymous_id="Hx3Kq"), failed=("q1/sin",))]
-    notes = export.write_all(results, PLAN, tmp_path / "out", roster)
+    notes = export.write_all(collected(results), PLAN, tmp_path / "out", roster)
     row = next(csv.DictReader(open(tmp_path / "out" / "gradebook.csv", newline="", encoding="utf-8")))
     assert (row["student"], row["late"], row["total"]) == ("anon_Hx3Kq", "yes", "8")
     assert rows_of(tmp_path / "out" / "canvas.csv")[2] == ["Doe, Jane", "101", "S1", "jdoe", "A", ""]
@@ -446,7 +452,7 @@ def test_moodle_csv_is_the_worksheet_with_grades_and_feedback(tmp_path, folders)
         result(moodle_name("Kim Lee", 1004, "=1+2.ipynb", folders), failed=("q2/five", "q2/zero")),
         result(moodle_name("Kim Lee", 1004, "<img src=x>.pdf", folders), status=Status.NOT_A_NOTEBOOK),
     ]
-    export.write_all(results, PLAN, tmp_path / "out", roster, late_penalty="5%")
+    export.write_all(collected(results), PLAN, tmp_path / "out", roster, late_penalty="5%")
     text = (tmp_path / "out" / "moodle.csv").read_text(encoding="utf-8")
     assert text.startswith("\ufeff")
     rows = rows_of(tmp_path / "out" / "moodle.csv")
@@ -464,7 +470,7 @@ def test_moodle_csv_is_the_worksheet_with_grades_and_feedback(tmp_path, folders)
     comment = changed["1002"]["feedback"]
     assert "\n" not in comment and comment.startswith("<p><strong>7.5 / 10</strong>")
     assert "Question 1 · Forward difference: 2 / 4" in comment and "late" in comment
-    other = who.identify(results[-1].source).file  # what the download kept of "<img src=x>.pdf"
+    other = results[-1].identity.file  # what the download kept of "<img src=x>.pdf"
     assert html.escape(other) in changed["1004"]["feedback"] and "<img" not in changed["1004"]["feedback"]
     gradebook = list(csv.DictReader(open(tmp_path / "out" / "gradebook.csv", newline="", encoding="utf-8")))
     assert [(r["student"], r["late"], r["counted"]) for r in gradebook] == [
@@ -476,7 +482,7 @@ def test_moodle_decimal_comma_and_no_feedback_column(tmp_path):
     roster = tmp_path / "worksheet.csv"
     roster.write_text(moodle_worksheet(MOODLE_STUDENTS[:1], maximum="30,00", feedback=False), encoding="utf-8")
     results = [result(moodle_name("Jane Doe", 1001, "hw.ipynb"), failed=("q1/sin",))]  # 8/10 of 30 = 24
-    notes = export.write_all(results, PLAN, tmp_path / "out", roster)
+    notes = export.write_all(collected(results), PLAN, tmp_path / "out", roster)
     rows = rows_of(tmp_path / "out" / "moodle.csv")
     assert rows[0] == MOODLE_HEADER[:-1] and rows[1][MOODLE_HEADER.index("Grade")] == "24"
     assert any("Feedback comments" in n for n in notes)
@@ -526,7 +532,7 @@ def test_course_grade_round_trip_with_real_downloads(tmp_path):
                              {"4242": "hw01_derivatives"}, {"101", "102", "103", "199"})
     assert imported["new_assignments"] == [] and imported["missing_students"] == []
     assert {k: v["4242"] for k, v in imported["grades"].items()} == {
-        "101": "100", "102": lms.number(float(bob["total"]) / full * 100), "103": "", "199": "100"}
+        "101": "100", "102": rosters.number(float(bob["total"]) / full * 100), "103": "", "199": "100"}
     assert (out / "report.html").exists() and len(list((out / "feedback").glob("*.html"))) == 4
 
     moodle_folder = tmp_path / "moodle"
@@ -582,7 +588,7 @@ def test_otter_export_names_are_never_canvas_ids(tmp_path):
     identities = who.identify_all(sources)
     assert [(i.lms, i.student) for i in identities] == [("", "kim"), ("", "lee"), ("", names[2][:-4]),
                                                        ("", names[3][:-4])]
-    submitters = lms.group([result(s) for s in sources])
+    submitters = students.group(collected([result(s) for s in sources]))
     assert [(s.student, s.counted.source, s.others) for s in submitters] == [
         ("kim", sources[0], []), ("lee", sources[1], []), (names[2][:-4], sources[2], []),
         (names[3][:-4], sources[3], [])]
@@ -621,7 +627,7 @@ def test_a_name_in_someone_elses_folder_cannot_take_their_grade(tmp_path):
     stub = result("mallory/victim_55_999999999_hw01_derivatives.ipynb",
                   failed=tuple(f"{q['name']}/{c['id']}" for q in PLAN["questions"] for c in q["cases"]))
     results = [stub, result("victim/hw01_derivatives.ipynb")]
-    export.write_all(results, PLAN, tmp_path, roster)
+    export.write_all(collected(results), PLAN, tmp_path, roster)
     imported = canvas_import((tmp_path / "canvas.csv").read_text(encoding="utf-8"), {"4242": "hw01_derivatives"},
                              {"55", "56"})
     assert {k: v["4242"] for k, v in imported["grades"].items()} == {"55": "20", "56": "0"}
@@ -649,7 +655,7 @@ def test_text_from_a_submission_is_escaped_in_every_output(tmp_path):
     evil.detail = "\x1b[2J\r\nforged.ipynb: ok 30/30\u2066\u200b"
     next(c for c in evil.cases if c.case == "sin").message = "got \x1b[31m1\u202e0"
     evil.log = ["cell 2: \x1b]0;title\x07\nforged.ipynb: ok"]
-    export.write_all([evil, result("honest/hw01.ipynb")], PLAN, tmp_path)
+    export.write_all(collected([evil, result("honest/hw01.ipynb")]), PLAN, tmp_path)
     for path in tmp_path.rglob("*"):
         if path.is_file():
             data = path.read_text(encoding="utf-8")
@@ -662,3 +668,53 @@ def test_text_from_a_submission_is_escaped_in_every_output(tmp_path):
     page = next((tmp_path / "feedback").glob("eve*.html")).read_text(encoding="utf-8")
     assert "\\u202egpj" in page and "\\x1b[31m1\\u202e0" in page
     assert "\\u202e" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- identity, read once at collect
+
+
+def test_a_batch_result_carries_the_identity_collect_read_and_an_old_record_resumes(tmp_path):
+    """A Canvas download graded for real: each result carries who its file belongs to as the
+    download's names say (LATE, the LMS, the attachment), read once when the batch is collected,
+    and its record keeps it.  A record written before identity was typed (flat ``student``,
+    ``name``, ``late``, ``file``) still loads, and a resumed batch grades nothing again and
+    gives it the identity this download's names give (its LMS included)."""
+    from tests.grading import autograder_zip, make_submission
+    from course.grade.batch import grade_all
+
+    notebook = make_submission("hw01_derivatives", {}, tmp_path / "made", "right")
+    late_name = canvas_name("Roe, Bob", 102, 9011, "hw01_derivatives.ipynb", late=True)
+    on_time_name = canvas_name("Doe, Jane", 101, 9001, "hw01_derivatives.ipynb")
+    download = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(download, "w") as z:
+        z.write(notebook, late_name)
+        z.write(notebook, on_time_name)
+    out = tmp_path / "out"
+
+    def grade() -> tuple[dict[str, Result], list[str]]:
+        lines: list[str] = []
+        graded = grade_all(download, autograder_zip("hw01_derivatives"), out, workers=1, log=lines.append)
+        return {r.source: r for r in graded}, lines
+
+    results, _ = grade()
+    late = results[late_name]
+    bob = who.Identity("canvas", "102", "roebob", late=True, attachment=9011, file="hw01_derivatives.ipynb")
+    assert late.identity == bob and late.score == late.max_score > 0
+    assert results[on_time_name].identity == who.Identity("canvas", "101", "doejane", attachment=9001,
+                                                          file="hw01_derivatives.ipynb")
+    path = out / "results" / f"{late.key}.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    assert Result.from_record(record).identity == bob and record["identity"]["lms"] == "canvas"
+
+    yesterday = {k: v for k, v in record.items() if k != "identity"}
+    yesterday.update(student="102", name="roebob", late=True, file="hw01_derivatives.ipynb")
+    old = Result.from_record(yesterday)
+    assert old.identity == who.Identity("", "102", "roebob", late=True, file="hw01_derivatives.ipynb")
+    assert (old.score, old.status, old.digest) == (late.score, late.status, late.digest)
+    path.write_text(json.dumps(yesterday), encoding="utf-8")
+    resumed, lines = grade()
+    assert "2 submissions: 2 already graded, 0 to grade" in lines
+    assert resumed[late_name].identity == bob
+    rows = {r["submission"]: r for r in csv.DictReader(open(out / "gradebook.csv", encoding="utf-8"))}
+    assert (rows[late_name]["student"], rows[late_name]["lms"], rows[late_name]["late"]) == ("102", "canvas", "yes")
+    assert rows[on_time_name]["late"] == "no"

@@ -114,7 +114,7 @@ def grader():
                 session.start()
             finally:
                 session.drop()
-            result = grade_notebook(worker, plan, raw, LIMITS, Result("key", "source", "student"))
+            result = grade_notebook(worker, plan, raw, LIMITS, Result("key", "source"))
             return result, session.cell_errors, session.notes
 
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from course.grade import gradescope
+from course.identity import identify
 from course.outputs import export, feedback, report
 from course.layout import CourseError
 from course.results import CaseResult, Result, Status
@@ -35,8 +36,8 @@ PLAN = {"assignment": "hw01_derivatives", "fixtures": {}, "questions": [
 def make(source: str, points: dict[str, float], status: Status = Status.OK, language: str = "en",
          seconds: float = 1.0, message: str = "got {x}, expected 1", detail: str = "") -> Result:
     """A graded file with the given points per case id (others full)."""
-    r = Result(re.sub(r"[^A-Za-z0-9._-]+", "_", source), source, source.split(".")[0], status=status, detail=detail,
-               language=language, seconds=seconds)
+    r = Result(re.sub(r"[^A-Za-z0-9._-]+", "_", source), source, identify(source),
+               status=status, detail=detail, language=language, seconds=seconds)
     for q in PLAN["questions"]:
         for c in q["cases"]:
             p = points.get(c["id"], c["points"])

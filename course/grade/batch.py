@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
+from calc4ml_runtime.plan import Plan
 from course.files import write_atomic
 from course.grade.grading import grade_one, load_plan, plan_functions, plan_guards, read_digest, Slots  # noqa: F401
 from course.layout import CourseError
@@ -99,6 +100,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
                 record = json.loads(previous.read_text(encoding="utf-8"))
                 if record.get("digest") == expected:
                     done[s.key] = Result.from_record(record)
+                    done[s.key].identity = s.identity  # as collect read it (an older record may lack some)
                     continue
             except (OSError, ValueError, TypeError, KeyError):
                 pass

@@ -52,7 +52,7 @@ def run(root: Path, limits: Limits | None = None) -> dict:
     if len(notebooks) != 1:
         names = ", ".join(s.source for s in notebooks) or "none"
         problem = f"expected exactly one notebook in the submission, found {len(notebooks)}: {names}"
-        result = all_zero(plan, Result("submission", "submission", ""), Status.NOT_A_NOTEBOOK, problem, start)
+        result = all_zero(plan, Result("submission", "submission"), Status.NOT_A_NOTEBOOK, problem, start)
     else:
         scratch = Path(tempfile.mkdtemp(prefix="course-gradescope-"))
         os.chmod(scratch, 0o711)

@@ -14,6 +14,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from calc4ml_runtime.plan import Plan
 from course.grade import protocol
 from course.grade.functions import notebook_functions
 from course.grade.judge import all_zero, grade_notebook
@@ -30,17 +31,17 @@ def digest(*parts: bytes) -> str:
     return h.hexdigest()
 
 
-def load_plan(autograder: Path) -> tuple[dict, str]:
+def load_plan(autograder: Path) -> tuple[Plan, str]:
     data = autograder.read_bytes()
     with zipfile.ZipFile(autograder) as z:
         return json.loads(z.read("plan.json")), digest(data)
 
 
-def plan_functions(plan: dict) -> set[str]:
+def plan_functions(plan: Plan) -> set[str]:
     return {fn for q in plan["questions"] for fn in q["functions"]}
 
 
-def plan_guards(plan: dict) -> list[str]:
+def plan_guards(plan: Plan) -> list[str]:
     return sorted({api for q in plan["questions"] for c in q["cases"] for call in c["calls"]
                    for api in call.get("forbid", ())})
 
@@ -49,7 +50,8 @@ class Slots:
     """One warm worker per slot, started when first needed, replaced when it fails."""
 
     def __init__(self, count: int, scratch: Path, guarded: list[str]):
-        self.scratch, self.guarded, self.free = scratch, guarded, queue.Queue()
+        self.scratch, self.guarded = scratch, guarded
+        self.free: queue.Queue[int] = queue.Queue()
         self.all: list[Worker] = []
         self.lock = threading.Lock()
         self.workers: dict[int, Worker] = {}
@@ -85,13 +87,11 @@ class Slots:
             self.workers.clear()
 
 
-def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots: Slots,
+def grade_one(s: Submission, plan: Plan, plan_digest: str, limits: Limits, slots: Slots,
               problems: list[str]) -> Result:
     """One submission, whatever happens: a Result, never an exception."""
     def fresh(raw_digest: str = "") -> Result:
-        return Result(s.key, s.source, s.identity.student, name=s.identity.name, late=s.identity.late,
-                      file=s.identity.file,
-                      digest=raw_digest)
+        return Result(s.key, s.source, s.identity, digest=raw_digest)
 
     read = s.notebook()
     result = fresh(read_digest(read, plan_digest))
@@ -99,6 +99,7 @@ def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots
         return _zero(plan, result, Status.NOT_A_NOTEBOOK, read.problem)
     slot, worker = slots.take()
     try:
+        failure = ""
         for attempt in (1, 2):
             try:
                 graded = grade_notebook(worker, plan, read.notebook, limits, result)
@@ -109,9 +110,8 @@ def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots
                 problems.append(f"{escape(s.source)}: attempt {attempt}: " + protocol.clean(traceback.format_exc(), 4000))
                 result = fresh(result.digest)
                 worker = slots.replace(slot)
-                if attempt == 2:
-                    return _zero(plan, result, Status.GRADER_ERROR,
-                                 f"the grader failed ({type(error).__name__}); your instructor has the log")
+                failure = type(error).__name__
+        return _zero(plan, result, Status.GRADER_ERROR, f"the grader failed ({failure}); your instructor has the log")
     finally:
         slots.give_back(slot)
 
@@ -121,5 +121,5 @@ def read_digest(read: Read, plan_digest: str) -> str:
     return digest(read.notebook if read.notebook is not None else read.problem.encode(), plan_digest.encode())
 
 
-def _zero(plan: dict, result: Result, status: Status, detail: str) -> Result:
+def _zero(plan: Plan, result: Result, status: Status, detail: str) -> Result:
     return all_zero(plan, result, status, protocol.clean(detail, 500), time.monotonic())

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from course.layout import CourseError
+from course.lms.students import Summary
 
 TOKEN_VARIABLE = "CANVAS_TOKEN"
 RETRIES = 4  # on Canvas's rate limit (403 "Rate Limit Exceeded"), waiting 1, 2, 4, 8 s
@@ -55,7 +56,7 @@ class Change:
     new: float
 
 
-def summary_of(output: Path) -> dict:
+def summary_of(output: Path) -> Summary:
     """``lms.json``: who counts for whom, lateness and the late penalty of a graded batch."""
     try:
         return json.loads((output / "lms.json").read_text(encoding="utf-8"))
@@ -63,7 +64,7 @@ def summary_of(output: Path) -> dict:
         raise CourseError(f"{output} holds no graded batch (lms.json: {error}): run `course grade` first") from None
 
 
-def grades_of(output: Path, summary: dict) -> list[Grade]:
+def grades_of(output: Path, summary: Summary) -> list[Grade]:
     """The counted result of each Canvas student of a batch (test student and anonymous ids left out)."""
     grades = []
     for student in summary["students"]:
@@ -77,7 +78,7 @@ def grades_of(output: Path, summary: dict) -> list[Grade]:
 
 
 def _explain(error: Exception, what: str) -> CourseError:
-    from canvasapi import exceptions
+    from canvasapi import exceptions  # type: ignore[import-untyped]  # canvasapi ships no types
 
     if isinstance(error, (exceptions.InvalidAccessToken, exceptions.Unauthorized)):
         return CourseError(f"{what}: Canvas rejected the token (401): make a new one under Account > Settings > "
@@ -158,8 +159,9 @@ def push(output: Path, url: str, course_id: int, assignment_id: int, send: bool 
             unknown.append(grade)
             continue
         new = grade.score / grade.max_score * possible if possible and grade.max_score else grade.score
-        if current[grade.user] is None or abs(current[grade.user] - new) > 0.005:
-            changes.append(Change(grade, current[grade.user], _number(new)))
+        before = current[grade.user]
+        if before is None or abs(before - new) > 0.005:
+            changes.append(Change(grade, before, _number(new)))
     say(f"{assignment.name}: {len(grades)} graded students, {len(changes)} grade(s) to change, "
         f"{len(grades) - len(changes) - len(unknown)} unchanged"
         + (f"; scaled from {grades[0].max_score:g} to Canvas's {possible:g} points" if possible and grades

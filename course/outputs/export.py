@@ -2,16 +2,16 @@
 feedback, Gradescope results, and the class report.
 
 - ``gradebook.csv``: one row per file of the download, always; whether the file counts for
-  its student (``lms.group``: one counted file per student, the others noted), ``late``, the
+  its student (``students.group``: one counted file per student, the others noted), ``late``, the
   late penalty when one applies, a column per question, totals, and the sandbox protections
   this machine lacked for that file (the grader's ``NO ...`` log lines), and the language the
   feedback speaks (read from the notebook's text when its ``metadata.course`` was lost).  Text that came from a
   submission (file names, names, messages) is one line with its control, bidi and zero-width
   characters shown escaped, and neutralised where a spreadsheet would read it as a formula
-  (``lms.neutralise``, ``text.cell``).
+  (``text.cell``).
 - ``canvas.csv`` or ``moodle.csv``: with ``--roster`` (Canvas's gradebook export or Moodle's
   grading worksheet), the file that LMS imports, in its own shape, one row per student
-  (``lms.write_canvas``, ``lms.write_moodle``).  Without a roster no import file is written:
+  (``lms.canvas.write``, ``lms.moodle.write``).  Without a roster no import file is written:
   Canvas needs the assignment's ``Title (id)`` header and Moodle the worksheet's own rows.
 - ``feedback/<key>.html`` per file (``feedback.page``), ``gradescope/<key>.json``
   (``gradescope.results_json``), ``lms.json`` (the grouping, lateness, penalties and
@@ -33,14 +33,17 @@ import json
 import re
 from pathlib import Path
 
-from course import identity as identities
+from calc4ml_runtime.plan import Plan
 from course.grade import gradescope
-from course.lms import gradebooks as lms
+from course.identity import CANVAS
+from course.lms import canvas, moodle
+from course.lms.roster import Roster, number, read_roster
+from course.lms.students import Submitter, Summary, group, non_submitters
 from course.outputs import feedback, report
 from course.files import write_atomic
 from course.layout import CourseError
 from course.results import Result, Status
-from course.text import escape
+from course.text import cell, escape
 
 
 def parse_penalty(policy: str | None) -> tuple[float, bool] | None:
@@ -54,7 +57,7 @@ def parse_penalty(policy: str | None) -> tuple[float, bool] | None:
     return float(match.group(1)), match.group(2) == "%"
 
 
-def apply_penalty(submitters: list[lms.Submitter], policy: str | None) -> None:
+def apply_penalty(submitters: list[Submitter], policy: str | None) -> None:
     rule = parse_penalty(policy)
     for s in submitters:
         s.penalty = 0.0
@@ -69,12 +72,12 @@ def _csv(rows: list[list]) -> str:
     return out.getvalue()
 
 
-def _note(submitter: lms.Submitter, result: Result) -> str:
+def _note(submitter: Submitter, result: Result) -> str:
     if result is not submitter.counted:
         return f"not counted: {escape(submitter.counted.source)} counts for this student"
     notes = []
     for other in submitter.others:
-        notebook = submitter.files[other.key].notebook
+        notebook = other.identity.notebook
         kind = "graded but not counted" if notebook else "not graded"
         score = f", {other.score:g}/{other.max_score:g}" if notebook else ""
         notes.append(f"{escape(other.source)} ({kind}{score})")
@@ -90,7 +93,7 @@ def _language(result: Result) -> str:
     return result.language + (" (read from its text: metadata.course is missing)" if result.language_detected else "")
 
 
-def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]) -> str:
+def gradebook(results: list[Result], plan: Plan, submitters: list[Submitter]) -> str:
     """``gradebook.csv``: one row per file."""
     questions = [q["name"] for q in plan["questions"]]
     total = sum(q["points"] for q in plan["questions"])
@@ -98,7 +101,7 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
     rows = [["submission", "student", "name", "lms", "late", "status", "detail", "counted", "note", "language",
              *questions,
              "score", "late penalty", "total", "max", "percent", "protections missing"]]
-    n = lms.neutralise
+    n = cell
     for r in results:
         s = owner[id(r)]
         counted = r is s.counted
@@ -107,25 +110,25 @@ def gradebook(results: list[Result], plan: dict, submitters: list[lms.Submitter]
         scores = r.question_scores()
         rows.append([n(r.source), n(s.student), n(s.name), s.identity.lms, "yes" if s.late else "no",
                      r.status.value, n(r.detail), "yes" if counted else "no", n(_note(s, r)), _language(r),
-                     *[f"{scores.get(q, 0):g}" for q in questions], f"{r.score:g}", lms.number(penalty),
-                     lms.number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0",
+                     *[f"{scores.get(q, 0):g}" for q in questions], f"{r.score:g}", number(penalty),
+                     number(final), f"{total:g}", f"{100 * final / total:.1f}" if total else "0",
                      n("; ".join("NO " + p for p in r.protections_missing))])
     return _csv(rows)
 
 
-def standing(submitter: lms.Submitter, result: Result, policy: str | None) -> feedback.Standing:
+def standing(submitter: Submitter, result: Result, policy: str | None) -> feedback.Standing:
     if result is not submitter.counted:
         return feedback.Standing(counted=False, counted_file=submitter.identity.file, late=submitter.late)
-    return feedback.Standing(others=[submitter.files[o.key].file for o in submitter.others], late=submitter.late,
+    return feedback.Standing(others=[o.identity.file for o in submitter.others], late=submitter.late,
                              penalty=submitter.penalty, policy=policy or "")
 
 
-def summary(submitters: list[lms.Submitter], roster: lms.Roster | None, policy: str | None, notes: list[str],
-            protections_missing: list[str]) -> dict:
+def summary(submitters: list[Submitter], roster: Roster | None, policy: str | None, notes: list[str],
+            protections_missing: list[str]) -> Summary:
     """``lms.json``: what ``course report`` needs besides the results."""
-    missing = lms.non_submitters(roster, submitters) if roster is not None else []
+    missing = non_submitters(roster, submitters) if roster is not None else []
     students = roster.student_rows() if roster is not None else []
-    test_rows = {i for i in students if roster.test_student(roster.rows[i])}
+    test_rows = {i for i in students if roster is not None and roster.test_student(roster.rows[i])}
     return {
         "late_penalty": policy, "notes": notes, "protections_missing": list(protections_missing),
         "roster": None if roster is None else {
@@ -141,7 +144,7 @@ def summary(submitters: list[lms.Submitter], roster: lms.Roster | None, policy: 
     }
 
 
-def write_all(results: list[Result], plan: dict, output: Path, roster: Path | None = None,
+def write_all(results: list[Result], plan: Plan, output: Path, roster: Path | None = None,
               lms_column: str | None = None, late_penalty: str | None = None,
               protections_missing: list[str] | tuple = ()) -> list[str]:
     """Write every output of a batch; return notes for the instructor (also in report.html).
@@ -156,11 +159,11 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
     roster_data = None
     if roster is not None:
         try:
-            roster_data = lms.read_roster(Path(roster))
+            roster_data = read_roster(Path(roster))
         except CourseError as error:
             problem = error
             notes.append(f"roster not used: {error}")
-    submitters = lms.group(results, roster_data)
+    submitters = group(results, roster_data)
     apply_penalty(submitters, late_penalty)
     owner = {id(r): s for s in submitters for r in [s.counted, *s.others]}
 
@@ -173,12 +176,12 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
 
     if roster_data is not None:
         try:
-            if roster_data.lms == identities.CANVAS:
-                notes += lms.write_canvas(roster_data, submitters, output / "canvas.csv", plan["assignment"], lms_column)
+            if roster_data.lms == CANVAS:
+                notes += canvas.write(roster_data, submitters, output / "canvas.csv", plan["assignment"], lms_column)
             else:
                 comments = {s.row: feedback.comment_html(s.counted, plan, standing(s, s.counted, late_penalty))
                             for s in submitters if s.row is not None}
-                notes += lms.write_moodle(roster_data, submitters, output / "moodle.csv", comments)
+                notes += moodle.write(roster_data, submitters, output / "moodle.csv", comments)
         except CourseError as error:
             problem = error
             notes.append(f"no {roster_data.lms}.csv: {error}")
@@ -187,7 +190,7 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
             notes.append(f"{len(unmatched)} submitter(s) not in the roster, so not in the import file: "
                          + ", ".join(escape(s.counted.source) for s in unmatched[:10])
                          + (" ..." if len(unmatched) > 10 else ""))
-        missing = [i for i in lms.non_submitters(roster_data, submitters)
+        missing = [i for i in non_submitters(roster_data, submitters)
                    if not roster_data.test_student(roster_data.rows[i])]
         if missing:
             notes.append(f"{len(missing)} student(s) of the roster submitted nothing; their grade cells are left "
@@ -204,7 +207,7 @@ def write_all(results: list[Result], plan: dict, output: Path, roster: Path | No
     late = [s for s in submitters if s.late]
     if rule and late:
         notes.append(f"late penalty {late_penalty} applied to {len(late)} late student(s): "
-                     f"{lms.number(sum(s.penalty for s in late))} taken off in all (gradebook.csv: 'late penalty')")
+                     f"{number(sum(s.penalty for s in late))} taken off in all (gradebook.csv: 'late penalty')")
     recorded = summary(submitters, roster_data, late_penalty, notes, list(protections_missing))
     write_atomic(output / "lms.json", json.dumps(recorded, indent=1, ensure_ascii=False))
     report.write(output, results, plan, submitters, recorded)

@@ -23,6 +23,7 @@ from pathlib import Path
 import jinja2
 
 from calc4ml_runtime.messages import _
+from calc4ml_runtime.plan import Plan
 from course import explain
 from course.explain import points
 from course.results import Result, Status
@@ -56,7 +57,7 @@ def _strings() -> dict[str, str]:
     }
 
 
-def context(result: Result, plan: dict, standing: Standing | None = None) -> dict:
+def context(result: Result, plan: Plan, standing: Standing | None = None) -> dict:
     """Everything the page shows, computed in the result's language."""
     standing = standing or Standing()
     with explain.language(result.language):
@@ -77,7 +78,8 @@ def context(result: Result, plan: dict, standing: Standing | None = None) -> dic
                 file=clean(standing.counted_file))
         return {
             "lang": result.language or "en", "assignment": plan["assignment"], "title": _("Feedback"),
-            "file": escape(result.file or result.source), "student": escape(result.name or result.student),
+            "file": escape(result.identity.file or result.source),
+            "student": escape(result.identity.name or result.identity.student),
             "score": points(total), "raw_score": points(result.score), "max": points(maximum),
             "percent": f"{100 * total / maximum:.1f}" if maximum else "0.0",
             "status": result.status.value, "status_text": explain.status_text(result.status),
@@ -94,12 +96,12 @@ def _environment() -> jinja2.Environment:
                               keep_trailing_newline=True)
 
 
-def page(result: Result, plan: dict, standing: Standing | None = None) -> str:
+def page(result: Result, plan: Plan, standing: Standing | None = None) -> str:
     """The student's HTML feedback page for one graded file."""
     return _environment().get_template("feedback.html.j2").render(**context(result, plan, standing))
 
 
-def comment_html(result: Result, plan: dict, standing: Standing | None = None) -> str:
+def comment_html(result: Result, plan: Plan, standing: Standing | None = None) -> str:
     """A short summary for Moodle's "Feedback comments" (Moodle shows it as HTML): one line."""
     c = context(result, plan, standing)
     items = "".join(f"<li>{html.escape(c['s']['question'])} {q['number']} · {html.escape(q['title'])}: "

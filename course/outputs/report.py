@@ -35,7 +35,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from course.lms import gradebooks as lms
+from calc4ml_runtime.plan import Plan
+from course.lms import students as lms
 from course.outputs import similarity
 from course.files import write_atomic
 from course.layout import CourseError
@@ -105,7 +106,7 @@ def correlation(xs: list[float], ys: list[float]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / math.sqrt(sxx * syy)
 
 
-def class_stats(results: list[Result], plan: dict, students: list[Student] | None = None,
+def class_stats(results: list[Result], plan: Plan, students: list[Student] | None = None,
                 summary: dict | None = None) -> dict:
     """Every figure of the report, as plain data (the tests compare them with gradebook.csv).
     ``students``: as the batch grouped them (default: grouped here, without a roster or a
@@ -290,13 +291,13 @@ def render(stats: dict) -> str:
                                                      min_questions=similarity.MIN_QUESTIONS)
 
 
-def write(output: Path, results: list[Result], plan: dict, submitters: list[lms.Submitter], summary: dict) -> Path:
+def write(output: Path, results: list[Result], plan: Plan, submitters: list[lms.Submitter], summary: dict) -> Path:
     """Write ``OUTPUT/report.html`` from what the batch's caller holds: the results, its students
     as ``lms.group`` made them (penalties applied), and its summary (what ``lms.json`` records)."""
     return _write(output, results, plan, students_of(submitters), summary)
 
 
-def _write(output: Path, results: list[Result], plan: dict, students: list[Student], summary: dict) -> Path:
+def _write(output: Path, results: list[Result], plan: Plan, students: list[Student], summary: dict) -> Path:
     path = output / "report.html"
     write_atomic(path, render(class_stats(results, plan, students, summary)))
     return path
