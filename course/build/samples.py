@@ -174,14 +174,15 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
     return path
 
 
-def functions_with(reference_module, replaced: dict[str, str]) -> dict:
-    """The reference's functions with some replaced by source text, as a notebook defines them."""
+def functions_with(reference_module, replaced: dict[str, str], cells: Sequence[str] = ()) -> dict:
+    """The reference's functions with some replaced by source text, then ``cells`` run, as a
+    notebook defines them."""
     import math
 
     import torch
     namespace: dict = {"__name__": "__main__", "math": math, "torch": torch}
     exec(compile(inspect.getsource(reference_module), reference_module.__file__, "exec"), namespace)
-    for source in replaced.values():
+    for source in [*replaced.values(), *cells]:
         exec(source, namespace)
     return namespace
 
