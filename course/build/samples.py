@@ -67,35 +67,45 @@ AnswerT = TypeVar("AnswerT", bound=Callable[..., Any] | type)
 _IGNORE = re.compile(r"  # type: ignore\[[a-z0-9-, ]+\]$")
 
 
+def _definition(obj: Callable[..., Any] | type) -> tuple[ast.FunctionDef | ast.ClassDef, list[str]]:
+    """The syntax tree of a function or class of a module, and its dedented source lines."""
+    text = textwrap.dedent(inspect.getsource(obj))
+    node = ast.parse(text).body[0]
+    if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        raise TypeError(f"{obj!r} is not a function or a class")
+    return node, text.splitlines()
+
+
+def _span(node: ast.stmt) -> slice:
+    """The lines of a definition, its decorators included (0-based slice)."""
+    decorators = getattr(node, "decorator_list", [])
+    return slice(min([node.lineno] + [d.lineno for d in decorators]) - 1, node.end_lineno)
+
+
 def _declared(fn: Callable[..., Any] | type, replaces: str) -> str:
     """The source of ``fn`` as the student hands it in: without its decorators or type-checker
     comments, renamed ``replaces``.  A class that subclasses ``replaces`` (the reference's) is
-    that class with the methods it defines put in place of the reference's."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    node = tree.body[0]
-    assert isinstance(node, (ast.FunctionDef, ast.ClassDef))
-    lines = textwrap.dedent(inspect.getsource(fn)).splitlines()
-    own = [_IGNORE.sub("", line) for line in lines[node.lineno - 1:]]
+    the reference's class with the methods the subclass defines put in their place: one method
+    changed in a whole class, as a student hands in the class's cell."""
+    node, lines = _definition(fn)
+    own = [_IGNORE.sub("", line) for line in lines]
     base = next((b for b in getattr(fn, "__bases__", ()) if b.__name__ == replaces), None)
     if base is None:
         keyword = "class" if isinstance(node, ast.ClassDef) else "def"
+        first = node.lineno - 1
         head = f"{keyword} {fn.__name__}"
-        if not own[0].startswith(head):
-            raise ValueError(f"{fn.__name__}: the declaration must start the line")
-        return "\n".join([f"{keyword} {replaces}" + own[0][len(head):]] + own[1:]) + "\n"
+        if not own[first].startswith(head):
+            raise ValueError(f"{fn.__name__}: the declaration must start its line")
+        return "\n".join([f"{keyword} {replaces}" + own[first][len(head):]] + own[first + 1:]) + "\n"
     methods = {m.name: m for m in node.body if isinstance(m, ast.FunctionDef)}
-    reference = inspect.getsource(base).splitlines()
-    spans = [(m.name, min([m.lineno] + [d.lineno for d in m.decorator_list]), m.end_lineno)
-             for m in ast.parse(inspect.getsource(base)).body[0].body if isinstance(m, ast.FunctionDef)]  # type: ignore[attr-defined]
-    missing = set(methods) - {name for name, _, _ in spans}
-    if missing:
-        raise ValueError(f"{fn.__name__}: {replaces} has no method {sorted(missing)}")
-    for name, start, end in reversed(spans):
+    base_node, merged = _definition(base)
+    spans = {m.name: _span(m) for m in base_node.body if isinstance(m, ast.FunctionDef)}
+    if set(methods) - set(spans):
+        raise ValueError(f"{fn.__name__}: {replaces} has no method {sorted(set(methods) - set(spans))}")
+    for name, span in sorted(spans.items(), key=lambda item: -item[1].start):  # bottom up: lines keep their numbers
         if name in methods:
-            m = methods[name]
-            first = min([m.lineno] + [d.lineno for d in m.decorator_list])
-            reference[start - 1:end] = own[first - node.lineno:m.end_lineno - node.lineno + 1]  # type: ignore[operator]
-    return "\n".join(reference) + "\n"
+            merged[span] = own[_span(methods[name])]
+    return "\n".join(merged) + "\n"
 
 
 def bug(name: str, replaces: str, fails: tuple[str, ...], also: tuple[tuple[str, Callable[..., Any]], ...] = (),

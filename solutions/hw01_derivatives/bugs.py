@@ -13,7 +13,7 @@ from course.build.samples import alternative, bug
 
 @bug("central difference in numerical_derivative", replaces="numerical_derivative",
      fails=("q1",))
-def central_difference_in_numerical_derivative(f: Callable, x: float, h: float = 1e-5) -> float:
+def central_difference_in_numerical(f: Callable, x: float, h: float = 1e-5) -> float:
     return float((f(x + h) - f(x - h)) / (2 * h))
 
 
@@ -25,13 +25,13 @@ def step_h_ignored(f: Callable, x: float, h: float = 1e-5) -> float:
 
 @bug("forward difference in central_difference", replaces="central_difference",
      fails=("q2",))
-def forward_difference_in_central_difference(f: Callable, x: float, h: float = 1e-5) -> float:
+def forward_difference_in_central(f: Callable, x: float, h: float = 1e-5) -> float:
     return float((f(x + h) - f(x)) / h)
 
 
 @bug("central difference divided by h instead of 2h", replaces="central_difference",
      fails=("q2",))
-def central_difference_divided_by_h_instead_of_2h(f: Callable, x: float, h: float = 1e-5) -> float:
+def central_difference_divided_by_h(f: Callable, x: float, h: float = 1e-5) -> float:
     return float((f(x + h) - f(x - h)) / h)
 
 
@@ -47,7 +47,7 @@ def relu_of_1_at_zero(x: torch.Tensor) -> torch.Tensor:
 
 @bug("ReLU' by autograd (the question is to derive it)", replaces="relu_grad",
      fails=("q3",))
-def relu_by_autograd_the_question_is_to_derive_it(x: torch.Tensor) -> torch.Tensor:
+def relu_by_autograd_the_question_is_to(x: torch.Tensor) -> torch.Tensor:
     leaf = x.detach().clone().requires_grad_(True)
     torch.relu(leaf).sum().backward()
     return leaf.grad  # type: ignore[return-value]
@@ -68,7 +68,7 @@ def mse_gradient_without_the_mean(y_pred: torch.Tensor, y_true: torch.Tensor) ->
 
 @bug("MSE gradient divided by the number of rows, not of entries", replaces="mse_grad",
      fails=("q5/2x3_batch_the_mean_is_over_all_6_entries",))
-def mse_gradient_divided_by_the_number_of_rows_not_of_entries(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+def mse_gradient_divided_by_the_number(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
     return 2 * (y_pred - y_true) / len(y_pred)
 
 
@@ -84,14 +84,14 @@ def chain_rule_without_the_factor_2(w: float, b: float, x: float, y: float) -> t
          "q7/batch_of_4_over_5_classes_divides_by_the_batch_size",
          "q7/float32_logits_give_a_float32_gradient",
      ))
-def cross_entropy_gradient_not_divided_by_the_batch(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def cross_entropy_gradient_not_divided(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)
     return torch.softmax(logits, dim=1) - onehot
 
 
 @bug("cross-entropy gradient from a naive softmax that overflows", replaces="softmax_cross_entropy_grad",
      fails=("q7/large_logits_1000_1001_1002_give_no_nan",))
-def cross_entropy_gradient_from_a_naive_softmax_that_overflows(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def cross_entropy_gradient_from_a_naive(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     e = torch.exp(logits)
     p = e / e.sum(dim=1, keepdim=True)
     onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)
@@ -119,16 +119,18 @@ def absolute_instead_of_relative_error(f: Callable, x: torch.Tensor, h: float = 
          "q8/the_error_of_a_wrong_backward_at_a_random_point_in_5_dimensi",
          "q8/a_coordinate_that_f_ignores_counts_as_0_no_nan_and_a_wrong_b",
      ))
-def relative_error_divided_by_the_numerical_gradient_only(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
+def relative_error_divided_by_the(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
     leaf = x.detach().clone().requires_grad_(True)
     (a,) = torch.autograd.grad(f(leaf), leaf)
     n = torch.stack([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in torch.eye(len(x), dtype=x.dtype)])
     return float(((a - n).abs() / n.abs().clamp_min(1e-12)).max())
 
 
+# Perturbing x in place and adding h back does not give x back bit for bit: the caller's
+# tensor is changed, and every case of the question is lost.
 @bug("gradient check that nudges x in place and restores it by adding h back", replaces="gradient_check",
      fails=("q8",))
-def gradient_check_that_nudges_x_in_place_and_restores_it_by_add(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
+def gradient_check_that_nudges_x_in(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
     leaf = x.detach().clone().requires_grad_(True)
     (a,) = torch.autograd.grad(f(leaf), leaf)
     n = torch.zeros_like(x)
@@ -145,7 +147,7 @@ def gradient_check_that_nudges_x_in_place_and_restores_it_by_add(f: Callable, x:
 
 
 @alternative("forward difference of the values as floats", replaces="numerical_derivative")
-def forward_difference_of_the_values_as_floats(f: Callable, x: float, h: float = 1e-5) -> float:
+def forward_difference_of_the_values_as(f: Callable, x: float, h: float = 1e-5) -> float:
     here, ahead = float(f(x)), float(f(x + h))
     return (ahead - here) / h
 
@@ -157,14 +159,14 @@ def sigmoid_from_exp_x(x: torch.Tensor) -> torch.Tensor:
 
 
 @alternative("softmax cross-entropy gradient through log_softmax", replaces="softmax_cross_entropy_grad")
-def softmax_cross_entropy_gradient_through_log_softmax(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def softmax_cross_entropy_gradient(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     p = torch.log_softmax(logits, dim=1).exp()
     p[torch.arange(len(target)), target] -= 1
     return p / len(target)
 
 
 @alternative("gradient check with copies of x and a stacked floor", replaces="gradient_check")
-def gradient_check_with_copies_of_x_and_a_stacked_floor(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
+def gradient_check_with_copies_of_x_and(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
     leaf = x.detach().clone().requires_grad_(True)
     f(leaf).backward()
     a = leaf.grad

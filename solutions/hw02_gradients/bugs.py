@@ -13,7 +13,7 @@ from course.build.samples import alternative, bug
 
 @bug("forward difference in numerical_gradient", replaces="numerical_gradient",
      fails=("q1",))
-def forward_difference_in_numerical_gradient(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def forward_difference_in_numerical(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):
         step = torch.zeros_like(x)
@@ -31,7 +31,7 @@ def forward_difference_in_numerical_gradient(f: Callable, x: torch.Tensor, h: fl
          "q1/rosenbrock_function_at_a_random_point",
          "q1/float32_point_gives_a_float32_gradient",
      ))
-def central_difference_divided_by_h_instead_of_2h(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def central_difference_divided_by_h(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):
         step = torch.zeros_like(x)
@@ -40,9 +40,11 @@ def central_difference_divided_by_h_instead_of_2h(f: Callable, x: torch.Tensor, 
     return grad
 
 
+# Nudging x in place and forgetting to put it back changes the caller's tensor (and moves
+# the point for the next coordinates): every case is lost.
 @bug("numerical gradient that nudges x in place and never restores it", replaces="numerical_gradient",
      fails=("q1",))
-def numerical_gradient_that_nudges_x_in_place_and_never_restores(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_gradient_that_nudges_x_in(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):
         x[i] += h
@@ -53,13 +55,15 @@ def numerical_gradient_that_nudges_x_in_place_and_never_restores(f: Callable, x:
     return grad
 
 
+# Adding h back after subtracting 2h gives x back bit for bit only for some values: the
+# cases where it does not (half of the points) are lost, with a message about the input.
 @bug("numerical gradient that nudges x in place and adds h back", replaces="numerical_gradient",
      fails=(
          "q1/smooth_function_of_6_variables_at_a_random_point",
          "q1/uses_the_step_h_it_is_given_error_h_2_on_a_cubic",
          "q1/rosenbrock_function_at_a_random_point",
      ))
-def numerical_gradient_that_nudges_x_in_place_and_adds_h_back(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_gradient_that_nudges_x_in_(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):
         x[i] += h
@@ -73,7 +77,7 @@ def numerical_gradient_that_nudges_x_in_place_and_adds_h_back(f: Callable, x: to
 
 @bug("gradient by autograd (the question is finite differences)", replaces="numerical_gradient",
      fails=("q1",))
-def gradient_by_autograd_the_question_is_finite_differences(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def gradient_by_autograd_the_question_is(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     leaf = x.detach().clone().requires_grad_(True)
     f(leaf).backward()
     return leaf.grad  # type: ignore[return-value]
@@ -98,7 +102,7 @@ def gradient_ascent_instead_of_descent(grad_f: Callable, x0: torch.Tensor, lr: f
 
 @bug("steps rows: the start x0 is not recorded", replaces="gradient_descent",
      fails=("q2",))
-def steps_rows_the_start_x0_is_not_recorded(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+def steps_rows_the_start_x0_is_not(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     x, xs = x0.clone(), []
     for _ in range(steps):
         x = x - lr * grad_f(x)
@@ -116,7 +120,7 @@ def steps_rows_the_start_x0_is_not_recorded(grad_f: Callable, x0: torch.Tensor, 
          "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
          "q2/float32_start_gives_a_float32_trajectory",
      ))
-def in_place_update_of_a_stored_row_every_row_is_the_same_tensor(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+def in_place_update_of_a_stored_row(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     x = x0.clone()
     xs = [x]
     for _ in range(steps):
@@ -125,6 +129,7 @@ def in_place_update_of_a_stored_row_every_row_is_the_same_tensor(grad_f: Callabl
     return torch.stack(xs)
 
 
+# x -= ... on x0 itself changes the caller's tensor: every case that takes a step is lost.
 @bug("in-place update of x0 itself", replaces="gradient_descent",
      fails=(
          "q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
@@ -160,7 +165,7 @@ def nan_for_the_zero_vector(g: torch.Tensor) -> torch.Tensor:
          "q3/a_tiny_but_nonzero_gradient_still_gets_unit_length",
          "q3/one_dimensional_gradient_keeps_its_sign",
      ))
-def epsilon_in_the_denominator_shortens_the_direction(g: torch.Tensor) -> torch.Tensor:
+def epsilon_in_the_denominator_shortens(g: torch.Tensor) -> torch.Tensor:
     return g / (torch.linalg.vector_norm(g) + 1e-8)
 
 
@@ -183,7 +188,7 @@ def answer_2_a_x_right_only_for_a_symmetric_a(A: torch.Tensor, x: torch.Tensor) 
 
 @bug("quadratic form gradient by autograd (the question is to derive it)", replaces="quadratic_form_grad",
      fails=("q4",))
-def quadratic_form_gradient_by_autograd_the_question_is_to_deriv(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def quadratic_form_gradient_by_autograd(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     leaf = x.detach().clone().requires_grad_(True)
     (g,) = torch.autograd.grad(leaf @ A @ leaf, leaf)
     return g
@@ -197,7 +202,7 @@ def quadratic_form_gradient_by_autograd_the_question_is_to_deriv(A: torch.Tensor
          "q5/a_single_parameter_d_1",
          "q5/float32_inputs_give_a_float32_gradient",
      ))
-def least_squares_gradient_without_the_factor_2(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def least_squares_gradient_without_the(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return -Phi.T @ (y - Phi @ theta)
 
 
@@ -209,14 +214,14 @@ def least_squares_gradient_without_the_factor_2(Phi: torch.Tensor, y: torch.Tens
          "q5/a_single_parameter_d_1",
          "q5/float32_inputs_give_a_float32_gradient",
      ))
-def least_squares_gradient_with_the_wrong_sign(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def least_squares_gradient_with_the(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return 2 * Phi.T @ (y - Phi @ theta)
 
 # Correct answers written differently from the reference: they keep full marks.
 
 
 @alternative("numerical gradient on two copies of x", replaces="numerical_gradient")
-def numerical_gradient_on_two_copies_of_x(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_gradient_on_two_copies_of(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.zeros_like(x)
     for i in range(len(x)):
         plus, minus = x.clone(), x.clone()
@@ -227,13 +232,13 @@ def numerical_gradient_on_two_copies_of_x(f: Callable, x: torch.Tensor, h: float
 
 
 @alternative("numerical gradient with the rows of h times the identity", replaces="numerical_gradient")
-def numerical_gradient_with_the_rows_of_h_times_the_identity(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_gradient_with_the_rows_of(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     steps = h * torch.eye(len(x), dtype=x.dtype)
     return torch.stack([(f(x + e) - f(x - e)) / (2 * h) for e in steps]).to(x.dtype)
 
 
 @alternative("gradient descent into a preallocated tensor", replaces="gradient_descent")
-def gradient_descent_into_a_preallocated_tensor(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
+def gradient_descent_into_a_preallocated(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     path = torch.empty(steps + 1, x0.numel(), dtype=x0.dtype)
     path[0] = x0
     for t in range(steps):
@@ -242,7 +247,7 @@ def gradient_descent_into_a_preallocated_tensor(grad_f: Callable, x0: torch.Tens
 
 
 @alternative("steepest ascent testing for zero with any()", replaces="steepest_ascent_direction")
-def steepest_ascent_testing_for_zero_with_any(g: torch.Tensor) -> torch.Tensor:
+def steepest_ascent_testing_for_zero(g: torch.Tensor) -> torch.Tensor:
     if not g.any():
         return g.clone()
     return g / g.pow(2).sum().sqrt()
@@ -254,5 +259,5 @@ def quadratic_form_gradient_as_a_x_x_a(A: torch.Tensor, x: torch.Tensor) -> torc
 
 
 @alternative("least-squares gradient from the normal equations", replaces="least_squares_grad")
-def least_squares_gradient_from_the_normal_equations(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+def least_squares_gradient_from_the(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return 2 * (Phi.T @ Phi @ theta - Phi.T @ y)

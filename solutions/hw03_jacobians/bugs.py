@@ -20,7 +20,7 @@ from course.build.samples import alternative, bug
          "q1/a_map_r_7_r_3_at_a_random_point",
          "q1/uses_the_step_h_it_is_given_h_0_1_on_a_map_r_3_r_5",
      ))
-def numerical_jacobian_stacked_as_rows_the_transpose(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_jacobian_stacked_as_rows(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     rows = []
     for j in range(x.numel()):
         step = torch.zeros_like(x)
@@ -37,7 +37,7 @@ def numerical_jacobian_stacked_as_rows_the_transpose(f: Callable, x: torch.Tenso
          "q1/a_map_r_7_r_3_at_a_random_point",
          "q1/uses_the_step_h_it_is_given_h_0_1_on_a_map_r_3_r_5",
      ))
-def numerical_jacobian_by_forward_differences(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_jacobian_by_forward(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     columns = []
     for j in range(x.numel()):
         step = torch.zeros_like(x)
@@ -46,9 +46,11 @@ def numerical_jacobian_by_forward_differences(f: Callable, x: torch.Tensor, h: f
     return torch.stack(columns, dim=1)
 
 
+# Nudging x in place and forgetting to put it back changes the caller's tensor: every case
+# is lost, with a message that says so.
 @bug("numerical Jacobian that nudges x in place and never restores it", replaces="numerical_jacobian",
      fails=("q1",))
-def numerical_jacobian_that_nudges_x_in_place_and_never_restores(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_jacobian_that_nudges_x_in(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     columns = []
     for j in range(x.numel()):
         x[j] += h
@@ -60,7 +62,7 @@ def numerical_jacobian_that_nudges_x_in_place_and_never_restores(f: Callable, x:
 
 @bug("numerical Jacobian row by row with autograd (the maps are black boxes)", replaces="numerical_jacobian",
      fails=("q1",))
-def numerical_jacobian_row_by_row_with_autograd_the_maps_are_bla(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_jacobian_row_by_row_with(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
     y = f(x)
     rows = [torch.autograd.grad(y[i], x, retain_graph=True)[0] for i in range(len(y))]
@@ -69,7 +71,7 @@ def numerical_jacobian_row_by_row_with_autograd_the_maps_are_bla(f: Callable, x:
 
 @bug("numerical Jacobian through torch.autograd.functional.jacobian", replaces="numerical_jacobian",
      fails=("q1",))
-def numerical_jacobian_through_torch_autograd_functional_jacobia(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_jacobian_through_torch(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     return torch.autograd.functional.jacobian(f, x)
 
 
@@ -81,14 +83,14 @@ def softmax_jacobian_as_diag_p_only(z: torch.Tensor) -> torch.Tensor:
 
 @bug("softmax Jacobian from a naive exp that overflows", replaces="softmax_jacobian",
      fails=("q2/large_logits_1000_1001_1002_give_no_nan",))
-def softmax_jacobian_from_a_naive_exp_that_overflows(z: torch.Tensor) -> torch.Tensor:
+def softmax_jacobian_from_a_naive_exp(z: torch.Tensor) -> torch.Tensor:
     p = torch.exp(z) / torch.exp(z).sum()
     return torch.diag(p) - torch.outer(p, p)
 
 
 @bug("softmax Jacobian by autograd (the question is to derive it)", replaces="softmax_jacobian",
      fails=("q2",))
-def softmax_jacobian_by_autograd_the_question_is_to_derive_it(z: torch.Tensor) -> torch.Tensor:
+def softmax_jacobian_by_autograd_the(z: torch.Tensor) -> torch.Tensor:
     z = z.detach().requires_grad_(True)
     p = torch.softmax(z, dim=0)
     return torch.stack([torch.autograd.grad(p[i], z, retain_graph=True)[0] for i in range(len(p))])
@@ -96,7 +98,7 @@ def softmax_jacobian_by_autograd_the_question_is_to_derive_it(z: torch.Tensor) -
 
 @bug("chain rule multiplied in the wrong order", replaces="composed_jacobian",
      fails=("q3",))
-def chain_rule_multiplied_in_the_wrong_order(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
+def chain_rule_multiplied_in_the_wrong(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
     y, J_f = f(x)
     _, J_g = g(y)
     return J_f @ J_g
@@ -104,15 +106,19 @@ def chain_rule_multiplied_in_the_wrong_order(f: Callable, g: Callable, x: torch.
 
 @bug("chain rule with J_g evaluated at x instead of f(x)", replaces="composed_jacobian",
      fails=("q3",))
-def chain_rule_with_j_g_evaluated_at_x_instead_of_f_x(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
+def chain_rule_with_j_g_evaluated_at_x(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
     _, J_f = f(x)
     _, J_g = g(x)
     return J_g @ J_f
 
 
+# The ways around the chain rule: the layers' values carry no graph, so autograd through the
+# composition sees constants (zeros); central differences of the composed values are off by
+# far more than rounding on the hidden layers' high frequencies (they pass only the notes'
+# polynomial example).
 @bug("composition differentiated as one by autograd", replaces="composed_jacobian",
      fails=("q3",))
-def composition_differentiated_as_one_by_autograd(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
+def composition_differentiated_as_one_by(f: Callable, g: Callable, x: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.jacobian(lambda z: g(f(z)[0])[0], x)
 
 
@@ -123,14 +129,17 @@ def composition_differentiated_as_one_by_autograd(f: Callable, g: Callable, x: t
          "q3/a_linear_layer_b_after_a_layer_r_4_r_6_b_j_f_shape_3_4",
          "q3/square_maps_r_3_r_3_r_3_where_the_wrong_order_multiplies_wit",
      ))
-def composition_differentiated_as_one_by_central_differences(f: Callable, g: Callable, x: torch.Tensor, h: float = 1e-05) -> torch.Tensor:
+def composition_differentiated_as_one_by_(
+        f: Callable, g: Callable, x: torch.Tensor, h: float = 1e-05) -> torch.Tensor:
     steps = torch.eye(x.numel(), dtype=x.dtype) * h
     return torch.stack([(g(f(x + s)[0])[0] - g(f(x - s)[0])[0]) / (2 * h) for s in steps], dim=1)
 
 
+# The question forbids building the Jacobian (and the n = 300,000 cases could not): the whole
+# question is lost.
 @bug("vjp through torch.autograd.functional.jacobian", replaces="vjp",
      fails=("q4",))
-def vjp_through_torch_autograd_functional_jacobian(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def vjp_through_torch_autograd(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return v @ torch.autograd.functional.jacobian(f, x)
 
 
@@ -151,7 +160,7 @@ def vjp_that_builds_the_full_jacobian(f: Callable, x: torch.Tensor, v: torch.Ten
          "q4/n_300_000_without_building_the_jacobian_r_n_r_n",
          "q4/n_300_000_without_building_the_jacobian_r_n_r_n_1000",
      ))
-def vjp_that_ignores_v_backward_of_the_sum(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def vjp_that_ignores_v_backward_of_the(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x).sum(), x)
     return g
@@ -177,7 +186,7 @@ def jvp_that_builds_the_full_jacobian(f: Callable, x: torch.Tensor, u: torch.Ten
          "q6/grad_w_of_a_random_4_x_7_layer",
          "q6/both_gradients_of_a_random_5_x_2_layer",
      ))
-def linear_layer_with_grad_w_outer_x_grad_y(
+def linear_layer_with_grad_w_outer_x(
         W: torch.Tensor, x: torch.Tensor, grad_y: torch.Tensor) -> tuple[torch.Tensor,
         torch.Tensor]:
     return torch.outer(x, grad_y), W.T @ grad_y
@@ -193,7 +202,7 @@ def linear_layer_with_grad_x_w_grad_y(
 
 @bug("linear layer backward by autograd (the question is to write it)", replaces="linear_layer_backward",
      fails=("q6",))
-def linear_layer_backward_by_autograd_the_question_is_to_write_i(
+def linear_layer_backward_by_autograd(
         W: torch.Tensor, x: torch.Tensor, grad_y: torch.Tensor) -> tuple[torch.Tensor,
         torch.Tensor]:
     W, x = W.detach().requires_grad_(True), x.detach().requires_grad_(True)
@@ -204,14 +213,14 @@ def linear_layer_backward_by_autograd_the_question_is_to_write_i(
 
 
 @alternative("numerical Jacobian from the rows of h times the identity", replaces="numerical_jacobian")
-def numerical_jacobian_from_the_rows_of_h_times_the_identity(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+def numerical_jacobian_from_the_rows_of(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     steps = torch.eye(x.numel(), dtype=x.dtype) * h
     rows = [f(x + s) / (2 * h) - f(x - s) / (2 * h) for s in steps]
     return torch.stack(rows).T
 
 
 @alternative("softmax Jacobian by hand from a shifted exp", replaces="softmax_jacobian")
-def softmax_jacobian_by_hand_from_a_shifted_exp(z: torch.Tensor) -> torch.Tensor:
+def softmax_jacobian_by_hand_from_a(z: torch.Tensor) -> torch.Tensor:
     e = torch.exp(z - z.max())
     p = e / e.sum()
     return -p[:, None] * p[None, :] + torch.diag(p)
@@ -248,7 +257,7 @@ def jvp_with_forward_mode_dual_numbers(f: Callable, x: torch.Tensor, u: torch.Te
 
 
 @alternative("linear layer backward by broadcasting", replaces="linear_layer_backward")
-def linear_layer_backward_by_broadcasting(
+def linear_layer_backward_by(
         W: torch.Tensor, x: torch.Tensor, grad_y: torch.Tensor) -> tuple[torch.Tensor,
         torch.Tensor]:
     return grad_y[:, None] * x[None, :], grad_y @ W

@@ -40,7 +40,7 @@ def numerical_hessian_not_symmetrised(f: Callable, x: torch.Tensor, h: float = 1
          "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
          "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6",
      ))
-def numerical_hessian_by_forward_differences(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
+def numerical_hessian_by_forward(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
     x = x.detach()
     def gradient(p):
         p = p.clone().requires_grad_(True)
@@ -55,6 +55,8 @@ def numerical_hessian_by_forward_differences(f: Callable, x: torch.Tensor, h: fl
     return (a + a.T) / 2
 
 
+# The exact Hessian agrees with the finite differences only where they are accurate: it keeps
+# the quadratic and the gentle default-h case, and loses every case at a large h or high frequency.
 @bug("numerical Hessian that returns autograd's exact Hessian", replaces="numerical_hessian",
      fails=(
          "q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
@@ -62,7 +64,7 @@ def numerical_hessian_by_forward_differences(f: Callable, x: torch.Tensor, h: fl
          "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
          "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6",
      ))
-def numerical_hessian_that_returns_autograd_s_exact_hessian(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
+def numerical_hessian_that_returns(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
     return torch.autograd.functional.hessian(f, x)
 
 
@@ -73,7 +75,7 @@ def numerical_hessian_that_returns_autograd_s_exact_hessian(f: Callable, x: torc
          "q2/a_non_quadratic_function_of_4_variables_random_point_and_ste",
          "q2/a_non_quadratic_function_of_3_variables_small_step",
      ))
-def taylor_model_without_the_factor_one_half(f: Callable, x0: torch.Tensor, dx: torch.Tensor) -> float:
+def taylor_model_without_the_factor_one(f: Callable, x0: torch.Tensor, dx: torch.Tensor) -> float:
     H = torch.autograd.functional.hessian(f, x0)
     x = x0.clone().requires_grad_(True)
     value = f(x)
@@ -88,7 +90,7 @@ def taylor_model_without_the_factor_one_half(f: Callable, x0: torch.Tensor, dx: 
          "q3/rotated_symmetric_4x4_matrix_with_a_zero_eigenvalue_e",
          "q3/rotated_symmetric_3x3_matrix_with_a_zero_eigenvalue_g",
      ))
-def classification_by_the_signs_of_the_diagonal(H: torch.Tensor, tol: float = 1e-8) -> str:
+def classification_by_the_signs_of_the(H: torch.Tensor, tol: float = 1e-8) -> str:
     d = torch.diagonal(H)
     if (d > tol).any() and (d < -tol).any():
         return 'saddle'
@@ -104,7 +106,7 @@ def classification_by_the_signs_of_the_diagonal(H: torch.Tensor, tol: float = 1e
          "q3/the_zero_matrix",
          "q3/uses_the_tol_it_is_given",
      ))
-def classification_without_the_degenerate_case(H: torch.Tensor, tol: float = 1e-8) -> str:
+def classification_without_the(H: torch.Tensor, tol: float = 1e-8) -> str:
     e = torch.linalg.eigvalsh(H)
     if (e > 0).all():
         return 'minimum'
@@ -128,12 +130,14 @@ def condition_number_as_a_signed_ratio(H: torch.Tensor) -> float:
     return float(e.max() / e.min())
 
 
+# The reference of the previous version: an eigenvalue computed as 1.8e-16 instead of 0 is
+# not "exactly 0", so a singular matrix gets a condition number of about 1e16.
 @bug("singular only when the smallest eigenvalue is exactly 0", replaces="hessian_condition",
      fails=(
          "q4/a_singular_4x4_matrix_that_is_not_diagonal",
          "q4/an_eigenvalue_below_the_rounding_level_of_the_largest_counts",
      ))
-def singular_only_when_the_smallest_eigenvalue_is_exactly_0(H: torch.Tensor) -> float:
+def singular_only_when_the_smallest(H: torch.Tensor) -> float:
     e = torch.linalg.eigvalsh(H).abs()
     if e.min() == 0:
         return math.inf
@@ -157,9 +161,10 @@ def newton_step_with_the_wrong_sign(g: torch.Tensor, H: torch.Tensor) -> torch.T
     return torch.linalg.solve(H, g)
 
 
+# Cholesky needs a positive definite H: it fails on the notes' saddle and the indefinite case.
 @bug("Newton step with Cholesky, for every H", replaces="newton_step",
      fails=("q5/x_2_3xy_2y_2_at_1_1_one_step_lands_on_the_saddle_1_1", "q5/indefinite_5x5_hessian"))
-def newton_step_with_cholesky_for_every_h(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+def newton_step_with_cholesky_for_every(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
     L = torch.linalg.cholesky(H)
     return -torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)
 
@@ -171,16 +176,19 @@ def newton_step_with_cholesky_for_every_h(g: torch.Tensor, H: torch.Tensor) -> t
          "q6/3_variables_v_along_the_second_axis",
          "q6/n_300_000_without_building_the_hessian_it_would_need_720_gb",
      ))
-def hvp_by_finite_differences_of_the_gradient(f: Callable, x: torch.Tensor, v: torch.Tensor, eps: float = 0.001) -> torch.Tensor:
+def hvp_by_finite_differences_of_the(
+        f: Callable, x: torch.Tensor, v: torch.Tensor, eps: float = 0.001) -> torch.Tensor:
     def gradient(p):
         p = p.detach().requires_grad_(True)
         return torch.autograd.grad(f(p), p)[0]
     return (gradient(x + eps * v) - gradient(x - eps * v)) / (2 * eps)
 
 
+# The question forbids building the Hessian: every case is lost (at n = 300,000 it could not
+# be built anyway).
 @bug("HVP through torch.autograd.functional.hessian", replaces="hvp",
      fails=("q6",))
-def hvp_through_torch_autograd_functional_hessian(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def hvp_through_torch_autograd(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.hessian(f, x) @ v
 
 
@@ -217,6 +225,8 @@ def adam_with_eps_inside_the_square_root(
     return theta - lr * m_hat / torch.sqrt(v_hat + eps), m, v
 
 
+# Updating the moments in place, as torch.optim.Adam does to its own state, changes the
+# caller's m and v: every case is lost.
 @bug("Adam updating m and v in place", replaces="adam_step",
      fails=("q7",))
 def adam_updating_m_and_v_in_place(
@@ -229,9 +239,11 @@ def adam_updating_m_and_v_in_place(
     return theta - lr * m_hat / (v_hat.sqrt() + eps), m, v
 
 
+# The textbook's exponential average (Andrew Ng's course): v = beta v + (1 - beta) g. A valid
+# method, but not torch.optim.SGD's, whose lr then means something else (steps 1 - beta smaller).
 @bug("momentum as an average, v = beta v + (1 - beta) g", replaces="momentum_step",
      fails=("q8",))
-def momentum_as_an_average_v_beta_v_1_beta_g(
+def momentum_as_an_average_v_beta_v_1(
         x: torch.Tensor, g: torch.Tensor, v: torch.Tensor, lr: float, beta: float,
         nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     v = beta * v + (1 - beta) * g
@@ -245,7 +257,7 @@ def momentum_as_an_average_v_beta_v_1_beta_g(
          "q8/nesterov_from_a_random_velocity_6_parameters_as_torch_optim_",
          "q8/nesterov_with_beta_0_5_and_lr_0_3_8_parameters",
      ))
-def nesterov_looking_ahead_with_the_old_velocity(
+def nesterov_looking_ahead_with_the_old(
         x: torch.Tensor, g: torch.Tensor, v: torch.Tensor, lr: float, beta: float,
         nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     v_new = beta * v + g
@@ -266,6 +278,7 @@ def nesterov_flag_ignored(
     return x - lr * v, v
 
 
+# As torch.optim.SGD updates its momentum buffer: here the buffer is the caller's v.
 @bug("momentum updating v in place", replaces="momentum_step",
      fails=("q8",))
 def momentum_updating_v_in_place(
@@ -283,7 +296,7 @@ def momentum_updating_v_in_place(
          "q9/uses_the_eps_it_is_given_eps_0_1",
          "q9/gradients_of_order_1e_7_where_eps_matters",
      ))
-def rmsprop_with_eps_inside_the_square_root(
+def rmsprop_with_eps_inside_the_square(
         x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float, alpha: float = 0.99,
         eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
     s = alpha * s + (1 - alpha) * g ** 2
@@ -309,6 +322,7 @@ def rmsprop_updating_x_in_place(
     return x, s
 
 
+# Decaying the sum turns AdaGrad into RMSProp: right on the first step from s = 0, wrong after.
 @bug("AdaGrad that decays its sum", replaces="adagrad_step",
      fails=(
          "q10/second_step_with_g_0_25_0_5_gives_s_0_3125_1_25",
@@ -325,7 +339,7 @@ def adagrad_that_decays_its_sum(
 
 @bug("AdaGrad adding to the caller's sum with +=", replaces="adagrad_step",
      fails=("q10",))
-def adagrad_adding_to_the_caller_s_sum_with(
+def adagrad_adding_to_the_caller_s_sum(
         x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float,
         eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
     s += g * g
@@ -344,7 +358,7 @@ def taylor_model_with_the_full_hessian(f: Callable, x0: torch.Tensor, dx: torch.
 
 
 @alternative("classification with the general eigensolver's real parts", replaces="classify_critical_point")
-def classification_with_the_general_eigensolver_s_real_parts(H: torch.Tensor, tol: float = 1e-8) -> str:
+def classification_with_the_general(H: torch.Tensor, tol: float = 1e-8) -> str:
     e = torch.linalg.eigvals(H).real
     pos, neg = bool((e > tol).any()), bool((e < -tol).any())
     if pos and neg:
@@ -355,7 +369,7 @@ def classification_with_the_general_eigensolver_s_real_parts(H: torch.Tensor, to
 
 
 @alternative("condition number from the singular values", replaces="hessian_condition")
-def condition_number_from_the_singular_values(H: torch.Tensor) -> float:
+def condition_number_from_the_singular(H: torch.Tensor) -> float:
     s = torch.linalg.svdvals(H)
     if s.min() <= H.shape[0] * torch.finfo(H.dtype).eps * s.max():
         return math.inf
@@ -363,7 +377,7 @@ def condition_number_from_the_singular_values(H: torch.Tensor) -> float:
 
 
 @alternative("condition number from torch.linalg.cond", replaces="hessian_condition")
-def condition_number_from_torch_linalg_cond(H: torch.Tensor) -> float:
+def condition_number_from_torch_linalg(H: torch.Tensor) -> float:
     kappa = torch.linalg.cond(H).item()
     if not kappa < 1 / (H.shape[0] * torch.finfo(H.dtype).eps):
         return math.inf
@@ -377,22 +391,22 @@ def newton_step_with_an_lu_factorisation(g: torch.Tensor, H: torch.Tensor) -> to
 
 
 @alternative("Newton step with torch.linalg.solve on a column", replaces="newton_step")
-def newton_step_with_torch_linalg_solve_on_a_column(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
+def newton_step_with_torch_linalg_solve(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(H, -g.reshape(-1, 1)).reshape(g.shape)
 
 
 @alternative("HVP with torch.autograd.functional.hvp", replaces="hvp")
-def hvp_with_torch_autograd_functional_hvp(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def hvp_with_torch_autograd_functional(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.autograd.functional.hvp(f, x, v)[1]
 
 
 @alternative("HVP forward-over-reverse with torch.func", replaces="hvp")
-def hvp_forward_over_reverse_with_torch_func(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def hvp_forward_over_reverse_with_torch(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.func.jvp(torch.func.grad(f), (x,), (v,))[1]
 
 
 @alternative("Adam with torch's own arrangement of the bias corrections", replaces="adam_step")
-def adam_with_torch_s_own_arrangement_of_the_bias_corrections(
+def adam_with_torch_s_own_arrangement_of(
         theta: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int,
         lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -405,7 +419,7 @@ def adam_with_torch_s_own_arrangement_of_the_bias_corrections(
 
 
 @alternative("momentum with torch's in-place arithmetic on copies", replaces="momentum_step")
-def momentum_with_torch_s_in_place_arithmetic_on_copies(
+def momentum_with_torch_s_in_place(
         x: torch.Tensor, g: torch.Tensor, v: torch.Tensor, lr: float, beta: float,
         nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     buf = v.clone().mul_(beta).add_(g)
@@ -414,7 +428,7 @@ def momentum_with_torch_s_in_place_arithmetic_on_copies(
 
 
 @alternative("RMSProp as torch.optim.RMSprop arranges it", replaces="rmsprop_step")
-def rmsprop_as_torch_optim_rmsprop_arranges_it(
+def rmsprop_as_torch_optim_rmsprop(
         x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float, alpha: float = 0.99,
         eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
     s = s.clone().mul_(alpha).addcmul_(g, g, value=1 - alpha)
@@ -422,7 +436,7 @@ def rmsprop_as_torch_optim_rmsprop_arranges_it(
 
 
 @alternative("AdaGrad with the step size divided first", replaces="adagrad_step")
-def adagrad_with_the_step_size_divided_first(
+def adagrad_with_the_step_size_divided(
         x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float,
         eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
     s = s + g.square()

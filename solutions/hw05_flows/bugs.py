@@ -37,7 +37,7 @@ def polar_determinant_as_abs_r(r: float, theta: float) -> float:
 
 @bug("polar determinant through autograd (the question is to write J down)", replaces="polar_jacobian_det",
      fails=("q1",))
-def polar_determinant_through_autograd_the_question_is_to_write_(r: float, theta: float) -> float:
+def polar_determinant_through_autograd(r: float, theta: float) -> float:
     def polar(p):
         return torch.stack([p[0] * torch.cos(p[1]), p[0] * torch.sin(p[1])])
     J = torch.autograd.functional.jacobian(polar, torch.tensor([r, theta], dtype=torch.float64))
@@ -84,7 +84,7 @@ def affine_log_det_without_abs(scale: torch.Tensor) -> float:
          "q3/60_scales_of_1e10_the_product_overflows_float64",
          "q3/60_scales_of_1e_10_the_product_underflows_float64",
      ))
-def affine_log_det_as_the_log_of_a_product(scale: torch.Tensor) -> float:
+def affine_log_det_as_the_log_of_a(scale: torch.Tensor) -> float:
     return float(torch.log(scale.prod().abs()))
 
 
@@ -105,15 +105,17 @@ def affine_log_prob_adds_the_log_det(x: torch.Tensor, scale: torch.Tensor, shift
 
 @bug("affine log-prob through the product of the scales", replaces="affine_flow_log_prob",
      fails=("q4/scales_of_1e200_in_3_dimensions_no_overflow",))
-def affine_log_prob_through_the_product_of_the_scales(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+def affine_log_prob_through_the_product(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     z = (x - shift) / scale
     log_base = -0.5 * (z ** 2).sum(dim=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
     return log_base - torch.log(scale.prod().abs())
 
 
+# The flow's distribution is N(shift, diag(scale^2)), and torch.distributions squares the
+# scale: right everywhere except at the scale 1e200, whose square overflows (NaN).
 @bug("affine log-prob with torch.distributions.Normal(shift, |scale|)", replaces="affine_flow_log_prob",
      fails=("q4/scales_of_1e200_in_3_dimensions_no_overflow",))
-def affine_log_prob_with_torch_distributions_normal_shift_scale(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+def affine_log_prob_with_torch(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     return torch.distributions.Normal(shift, scale.abs()).log_prob(x).sum(dim=-1)
 
 
@@ -141,14 +143,17 @@ def coupling_log_det_as_sum_exp_s(x: torch.Tensor, s: Callable, t: Callable) -> 
 
 @bug("coupling split with chunk (first half larger for odd d)", replaces="coupling_forward",
      fails=("q5/odd_dimension_d_5_the_first_d_2_2_columns_are_copied",))
-def coupling_split_with_chunk_first_half_larger_for_odd_d(x: torch.Tensor, s: Callable, t: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+def coupling_split_with_chunk_first_half(
+        x: torch.Tensor, s: Callable, t: Callable) -> tuple[torch.Tensor, torch.Tensor]:
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat([x1, x2 * torch.exp(s(x1)) + t(x1)], dim=-1), s(x1).sum(dim=-1)
 
 
+# Writing y2 into x's own columns (to save memory) changes the caller's x: every case is lost.
 @bug("coupling layer that writes y2 into x in place", replaces="coupling_forward",
      fails=("q5",))
-def coupling_layer_that_writes_y2_into_x_in_place(x: torch.Tensor, s: Callable, t: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+def coupling_layer_that_writes_y2_into_x(
+        x: torch.Tensor, s: Callable, t: Callable) -> tuple[torch.Tensor, torch.Tensor]:
     k = x.shape[-1] // 2
     x1 = x[..., :k]
     log_scale = s(x1)
@@ -165,14 +170,14 @@ def planar_log_det_without_abs(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor
 
 @bug("planar psi without the (1 - tanh^2) factor", replaces="planar_flow_log_det",
      fails=("q6",))
-def planar_psi_without_the_1_tanh_2_factor(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
+def planar_psi_without_the_1_tanh_2(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
     psi = torch.ones_like(z[:, :1]) * w
     return torch.log(torch.abs(1 + psi @ u))
 
 
 @bug("planar log-det through autograd Jacobians (the question is the O(d) lemma)", replaces="planar_flow_log_det",
      fails=("q6",))
-def planar_log_det_through_autograd_jacobians_the_question_is_th(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
+def planar_log_det_through_autograd(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
     def planar(row):
         return row + u * torch.tanh(row @ w + b)
     return torch.stack([torch.linalg.slogdet(torch.autograd.functional.jacobian(planar, row)).logabsdet
@@ -194,18 +199,18 @@ def log_det_from_an_lu_factorisation(f: Callable, x: torch.Tensor) -> float:
 
 
 @alternative("log-det with torch.func.jacrev and slogdet", replaces="log_abs_det_jacobian")
-def log_det_with_torch_func_jacrev_and_slogdet(f: Callable, x: torch.Tensor) -> float:
+def log_det_with_torch_func_jacrev_and(f: Callable, x: torch.Tensor) -> float:
     sign, logabsdet = torch.linalg.slogdet(torch.func.jacrev(f)(x))
     return logabsdet.item()
 
 
 @alternative("affine log-det with abs then log, summed", replaces="affine_flow_log_det")
-def affine_log_det_with_abs_then_log_summed(scale: torch.Tensor) -> float:
+def affine_log_det_with_abs_then_log(scale: torch.Tensor) -> float:
     return torch.abs(scale).log().sum().item()
 
 
 @alternative("affine log-prob with a standard normal of z", replaces="affine_flow_log_prob")
-def affine_log_prob_with_a_standard_normal_of_z(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+def affine_log_prob_with_a_standard(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     z = (x - shift) / scale
     base = torch.distributions.Normal(torch.zeros_like(z), torch.ones_like(z))
     return base.log_prob(z).sum(dim=-1) - scale.abs().log().sum()
@@ -220,7 +225,7 @@ def coupling_layer_with_torch_split(x: torch.Tensor, s: Callable, t: Callable) -
 
 
 @alternative("planar log-det with the derivative of tanh written out", replaces="planar_flow_log_det")
-def planar_log_det_with_the_derivative_of_tanh_written_out(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
+def planar_log_det_with_the_derivative(z: torch.Tensor, u: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
     a = z @ w + b
     slope = 1 / torch.cosh(a) ** 2
     return torch.log(torch.abs(1 + slope * (u @ w)))

@@ -12,6 +12,7 @@ import torch
 from course.build.samples import alternative, bug
 
 
+# ---- mlp_backward (q1)
 @bug("backward pass without the ReLU mask", replaces="mlp_backward",
      fails=(
          "q1/one_sample_the_third_hidden_unit_exactly_at_0_dw1_0_0_10_20_",
@@ -61,7 +62,7 @@ def relu_mask_z_0_slope_1_at_0(
          "q1/a_larger_batch_n_64_d_10_h_32_k_3",
          "q1/float32_inputs_give_float32_gradients",
      ))
-def mean_over_the_samples_only_1_n_instead_of_1_n_k(
+def mean_over_the_samples_only_1_n(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     Z = X @ W1.T + b1
@@ -82,7 +83,7 @@ def mean_over_the_samples_only_1_n_instead_of_1_n_k(
          "q1/a_larger_batch_n_64_d_10_h_32_k_3",
          "q1/float32_inputs_give_float32_gradients",
      ))
-def gradient_of_the_sum_of_squares_no_1_n_k(
+def gradient_of_the_sum_of_squares_no_1(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     Z = X @ W1.T + b1
@@ -94,7 +95,7 @@ def gradient_of_the_sum_of_squares_no_1_n_k(
 
 @bug("weight gradients as X^T dZ (the transpose, for Z = X W)", replaces="mlp_backward",
      fails=("q1",))
-def weight_gradients_as_x_t_dz_the_transpose_for_z_x_w(
+def weight_gradients_as_x_t_dz_the(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     Z = X @ W1.T + b1
@@ -115,7 +116,7 @@ def weight_gradients_as_x_t_dz_the_transpose_for_z_x_w(
          "q1/a_larger_batch_n_64_d_10_h_32_k_3",
          "q1/float32_inputs_give_float32_gradients",
      ))
-def bias_gradients_averaged_over_the_batch_instead_of_summed(
+def bias_gradients_averaged_over_the(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     Z = X @ W1.T + b1
@@ -125,6 +126,7 @@ def bias_gradients_averaged_over_the_batch_instead_of_summed(
     return dZ.T @ X, dZ.mean(0), dY.T @ H, dY.mean(0)
 
 
+# ---- dead_relu_fraction (q2)
 @bug("dead fraction over entries instead of units", replaces="dead_relu_fraction",
      fails=(
          "q2/the_notes_3_x_4_pre_activations_units_0_and_2_are_dead_0_5",
@@ -134,7 +136,7 @@ def bias_gradients_averaged_over_the_batch_instead_of_summed(
          "q2/random_pre_activations_of_16_samples_and_6_units",
          "q2/float32_pre_activations",
      ))
-def dead_fraction_over_entries_instead_of_units(pre_activations: torch.Tensor) -> float:
+def dead_fraction_over_entries_instead(pre_activations: torch.Tensor) -> float:
     return (pre_activations <= 0).double().mean().item()
 
 
@@ -160,13 +162,14 @@ def dead_means_z_0_0_counted_as_alive(pre_activations: torch.Tensor) -> float:
          "q2/random_pre_activations_of_16_samples_and_6_units",
          "q2/float32_pre_activations",
      ))
-def a_unit_counted_dead_if_it_is_off_on_any_sample(pre_activations: torch.Tensor) -> float:
+def a_unit_counted_dead_if_it_is_off_on(pre_activations: torch.Tensor) -> float:
     return (pre_activations <= 0).any(dim=0).double().mean().item()
 
 
+# ---- weight_jacobian (q3)
 @bug("weight Jacobian indexed as J[i, l, k] (shape (m, n, m))", replaces="weight_jacobian",
      fails=("q3",))
-def weight_jacobian_indexed_as_j_i_l_k_shape_m_n_m(x: torch.Tensor, m: int) -> torch.Tensor:
+def weight_jacobian_indexed_as_j_i_l_k(x: torch.Tensor, m: int) -> torch.Tensor:
     n = x.shape[0]
     J = torch.zeros(m, n, m, dtype=x.dtype)
     for i in range(m):
@@ -176,7 +179,7 @@ def weight_jacobian_indexed_as_j_i_l_k_shape_m_n_m(x: torch.Tensor, m: int) -> t
 
 @bug("weight Jacobian as the outer product ones x^T (shape (m, n))", replaces="weight_jacobian",
      fails=("q3",))
-def weight_jacobian_as_the_outer_product_ones_x_t_shape_m_n(x: torch.Tensor, m: int) -> torch.Tensor:
+def weight_jacobian_as_the_outer_product(x: torch.Tensor, m: int) -> torch.Tensor:
     return torch.outer(torch.ones(m, dtype=x.dtype), x)
 
 
@@ -190,10 +193,11 @@ def weight_jacobian_as_the_outer_product_ones_x_t_shape_m_n(x: torch.Tensor, m: 
          "q3/equals_autograd_s_jacobian_of_w_w_x",
          "q3/float32_x_gives_a_float32_jacobian",
      ))
-def weight_jacobian_without_the_kronecker_delta_x_in_every_slice(x: torch.Tensor, m: int) -> torch.Tensor:
+def weight_jacobian_without_the(x: torch.Tensor, m: int) -> torch.Tensor:
     return x.expand(m, m, x.shape[0]).clone()
 
 
+# ---- layer_gradient_norms (q4)
 @bug("layer norms listed last layer first", replaces="layer_gradient_norms",
      fails=(
          "q4/four_1x1_sigmoid_layers_with_w_2_0_0030284_0_0127028_0_04919",
@@ -217,7 +221,7 @@ def layer_norms_listed_last_layer_first(
 
 @bug("norms of the bias gradients instead of the weight gradients", replaces="layer_gradient_norms",
      fails=("q4",))
-def norms_of_the_bias_gradients_instead_of_the_weight_gradients(
+def norms_of_the_bias_gradients_instead(
         x: torch.Tensor, y: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor],
         activation: str = "sigmoid") -> torch.Tensor:
     act = {'sigmoid': torch.sigmoid, 'relu': torch.relu, 'tanh': torch.tanh}[activation]
@@ -229,6 +233,7 @@ def norms_of_the_bias_gradients_instead_of_the_weight_gradients(
     return torch.stack([b.grad.norm() for b in bs])  # type: ignore[union-attr]
 
 
+# ---- clip_grad_norm (q5)
 @bug("each tensor clipped by its own norm", replaces="clip_grad_norm",
      fails=(
          "q5/3_4_12_with_max_norm_1_total_13_every_entry_times_1_13_1e_6",
@@ -238,7 +243,8 @@ def norms_of_the_bias_gradients_instead_of_the_weight_gradients(
          "q5/a_0_d_tensor_among_the_gradients",
          "q5/float32_gradients_stay_float32",
      ))
-def each_tensor_clipped_by_its_own_norm(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
+def each_tensor_clipped_by_its_own_norm(
+        grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
     if not grads:
         return [], 0.0
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))  # type: ignore[arg-type]
@@ -251,7 +257,8 @@ def each_tensor_clipped_by_its_own_norm(grads: list[torch.Tensor], max_norm: flo
          "q5/3_4_12_with_max_norm_20_unchanged",
          "q5/three_random_tensors_of_different_shapes_not_clipped",
      ))
-def always_scaled_to_max_norm_no_min_1(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
+def always_scaled_to_max_norm_no_min_1(
+        grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
     if not grads:
         return [], 0.0
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))  # type: ignore[arg-type]
@@ -267,7 +274,7 @@ def always_scaled_to_max_norm_no_min_1(grads: list[torch.Tensor], max_norm: floa
          "q5/the_clipped_gradients_norm_is_min_total_max_norm_total_total",
          "q5/a_0_d_tensor_among_the_gradients",
      ))
-def clipping_factor_max_norm_total_without_the_1e_6(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
+def clipping_factor_max_norm_total(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
     if not grads:
         return [], 0.0
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))  # type: ignore[arg-type]
@@ -285,7 +292,7 @@ def clipping_factor_max_norm_total_without_the_1e_6(grads: list[torch.Tensor], m
          "q5/a_0_d_tensor_among_the_gradients",
          "q5/float32_gradients_stay_float32",
      ))
-def clipping_the_input_gradients_in_place(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
+def clipping_the_input_gradients_in(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
     if not grads:
         return [], 0.0
     total = torch.sqrt(sum((g ** 2).sum() for g in grads))  # type: ignore[arg-type]
@@ -295,6 +302,7 @@ def clipping_the_input_gradients_in_place(grads: list[torch.Tensor], max_norm: f
     return grads, total.item()
 
 
+# ---- cg_newton_step (q6)
 @bug("steepest descent with exact line search instead of conjugate gradient", replaces="cg_newton_step",
      fails=(
          "q6/the_notes_quadratic_from_2_1_iters_2_the_newton_step_21_11_4",
@@ -305,7 +313,8 @@ def clipping_the_input_gradients_in_place(grads: list[torch.Tensor], max_norm: f
          "q6/negative_curvature_on_a_later_iteration_5_variables",
          "q6/float32_input_gives_a_float32_step_3_iterations_3_variables",
      ))
-def steepest_descent_with_exact_line_search_instead_of_conjugate(f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
+def steepest_descent_with_exact_line(
+        f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x), x, create_graph=True)
     g0 = g.detach()
@@ -329,7 +338,8 @@ def steepest_descent_with_exact_line_search_instead_of_conjugate(f: Callable, x:
 
 @bug("conjugate gradient on the Hessian built by torch.func.hessian", replaces="cg_newton_step",
      fails=("q6",))
-def conjugate_gradient_on_the_hessian_built_by_torch_func_hessia(f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
+def conjugate_gradient_on_the_hessian(
+        f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
     H = torch.func.hessian(f)(x)
     xx = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(xx), xx)
@@ -359,7 +369,8 @@ def conjugate_gradient_on_the_hessian_built_by_torch_func_hessia(f: Callable, x:
          "q6/negative_curvature_on_the_first_iteration_5_variables",
          "q6/negative_curvature_on_a_later_iteration_5_variables",
      ))
-def conjugate_gradient_that_ignores_negative_curvature(f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
+def conjugate_gradient_that_ignores(
+        f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x), x, create_graph=True)
     g0 = g.detach()
@@ -383,7 +394,7 @@ def conjugate_gradient_that_ignores_negative_curvature(f: Callable, x: torch.Ten
 
 
 @alternative("mlp_backward with einsum and a float mask", replaces="mlp_backward")
-def mlp_backward_with_einsum_and_a_float_mask(
+def mlp_backward_with_einsum_and_a_float(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     Z = torch.einsum('nd,hd->nh', X, W1) + b1
@@ -397,7 +408,7 @@ def mlp_backward_with_einsum_and_a_float_mask(
 
 
 @alternative("mlp_backward through the loss as a mean over the batch of per-sample means", replaces="mlp_backward")
-def mlp_backward_through_the_loss_as_a_mean_over_the_batch_of_pe(
+def mlp_backward_through_the_loss_as_a(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     N, k = y.shape
@@ -409,7 +420,7 @@ def mlp_backward_through_the_loss_as_a_mean_over_the_batch_of_pe(
 
 
 @alternative("dead_relu_fraction by counting columns", replaces="dead_relu_fraction")
-def dead_relu_fraction_by_counting_columns(pre_activations: torch.Tensor) -> float:
+def dead_relu_fraction_by_counting(pre_activations: torch.Tensor) -> float:
     N, h = pre_activations.shape
     dead = 0
     for j in range(h):
@@ -419,12 +430,12 @@ def dead_relu_fraction_by_counting_columns(pre_activations: torch.Tensor) -> flo
 
 
 @alternative("weight_jacobian from the identity by einsum", replaces="weight_jacobian")
-def weight_jacobian_from_the_identity_by_einsum(x: torch.Tensor, m: int) -> torch.Tensor:
+def weight_jacobian_from_the_identity_by(x: torch.Tensor, m: int) -> torch.Tensor:
     return torch.einsum('ik,l->ikl', torch.eye(m, dtype=x.dtype, device=x.device), x)
 
 
 @alternative("weight_jacobian filled slice by slice", replaces="weight_jacobian")
-def weight_jacobian_filled_slice_by_slice(x: torch.Tensor, m: int) -> torch.Tensor:
+def weight_jacobian_filled_slice_by(x: torch.Tensor, m: int) -> torch.Tensor:
     J = x.new_zeros((m, m, x.numel()))
     for i in range(m):
         J[i, i, :] = x
@@ -432,7 +443,7 @@ def weight_jacobian_filled_slice_by_slice(x: torch.Tensor, m: int) -> torch.Tens
 
 
 @alternative("layer_gradient_norms with .backward() and torch.nn.functional", replaces="layer_gradient_norms")
-def layer_gradient_norms_with_backward_and_torch_nn_functional(
+def layer_gradient_norms_with_backward(
         x: torch.Tensor, y: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor],
         activation: str = "sigmoid") -> torch.Tensor:
     F = torch.nn.functional
@@ -446,7 +457,8 @@ def layer_gradient_norms_with_backward_and_torch_nn_functional(
 
 
 @alternative("clip_grad_norm through torch.cat of the flattened gradients", replaces="clip_grad_norm")
-def clip_grad_norm_through_torch_cat_of_the_flattened_gradients(grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
+def clip_grad_norm_through_torch_cat_of(
+        grads: list[torch.Tensor], max_norm: float) -> tuple[list[torch.Tensor], float]:
     if len(grads) == 0:
         return [], 0.0
     total = torch.cat([g.reshape(-1) for g in grads]).norm()
@@ -464,7 +476,8 @@ def clip_grad_norm_with_python_floats(grads: list[torch.Tensor], max_norm: float
 
 
 @alternative("cg_newton_step with the residual b - A p and torch.autograd.functional.hvp", replaces="cg_newton_step")
-def cg_newton_step_with_the_residual_b_a_p_and_torch_autograd_fu(f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
+def cg_newton_step_with_the_residual_b_a(
+        f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
     xx = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(xx), xx)
     p = torch.zeros_like(g)
@@ -489,7 +502,8 @@ def cg_newton_step_with_the_residual_b_a_p_and_torch_autograd_fu(f: Callable, x:
 
 
 @alternative("cg_newton_step with torch.func.grad and a double-backward HVP", replaces="cg_newton_step")
-def cg_newton_step_with_torch_func_grad_and_a_double_backward_hv(f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
+def cg_newton_step_with_torch_func_grad(
+        f: Callable, x: torch.Tensor, iters: int = 100, tol: float = 1e-10) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
     g = torch.func.grad(f)(x)
     g0 = g.detach()

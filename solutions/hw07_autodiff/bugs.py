@@ -2,7 +2,10 @@
 score is derived: full marks minus those cases' points), and other correct answers that keep full
 marks.  Each is a function (or class) written as a student writes it in the notebook: what the
 student hands in is its source, without the decorator, under the name it replaces
-(``course.build.samples.bug``).  The type checker reads them as code."""
+(``course.build.samples.bug``).  The type checker reads them as code.
+
+A mistake in one of ``Node``'s methods is a subclass of the reference's ``Node`` that overrides
+that method: the student hands in the whole ``Node`` cell, the reference's with that method changed."""
 
 import torch
 
@@ -10,6 +13,7 @@ from course.build.samples import alternative, bug
 from solutions.hw07_autodiff.reference import Node, log_softmax, unbroadcast
 
 
+# ---- unbroadcast (q1), and the engine's broadcasting (q4)
 @bug("unbroadcast sums the added leading axes only, not the stretched ones", replaces="unbroadcast",
      fails=(
          "q1/arange_24_as_2_3_4_to_shape_3_1_60_92_124",
@@ -17,7 +21,7 @@ from solutions.hw07_autodiff.reference import Node, log_softmax, unbroadcast
          "q1/stretched_axes_only_2_3_to_1_3",
          "q1/every_axis_stretched_3_4_to_1_1",
      ))
-def unbroadcast_sums_the_added_leading_axes_only_not_the_stretch(g: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+def unbroadcast_sums_the_added_leading(g: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     while g.dim() > len(shape):
         g = g.sum(dim=0)
     return g
@@ -41,6 +45,7 @@ class TheVjpsOfDoNotUnbroadcast(Node):
         ])
 
 
+# ---- log_softmax (q2); the engine's losses at logits of 1000 (q6) are built on it
 @bug("log_softmax without subtracting the row maximum", replaces="log_softmax",
      fails=(
          "q2/1000_1001_1002_2_4076059644443806_1_4076059644443804_0_40760",
@@ -50,13 +55,13 @@ class TheVjpsOfDoNotUnbroadcast(Node):
          "q6/log_softmax_of_logits_near_1000",
          "q6/cross_entropy_y_of_logits_near_1000",
      ))
-def log_softmax_without_subtracting_the_row_maximum(z: torch.Tensor) -> torch.Tensor:
+def log_softmax_without_subtracting_the(z: torch.Tensor) -> torch.Tensor:
     return z - z.exp().sum(dim=-1, keepdim=True).log()
 
 
 @bug("the VJP of .log_softmax() forgets the row sum (g - softmax)", replaces="Node",
      fails=("q6/log_softmax_of_logits_near_1000",))
-class TheVjpOfLogSoftmaxForgetsTheRowSumGSoftmax(Node):
+class TheVjpOfLogSoftmaxForgetsThe(Node):
     def log_softmax(self) -> "Node":
         r"""Row-wise log-softmax of logits $z$ $(N, C)$, with the stable ``log_softmax`` above: the
         result is $(N, C)$.
@@ -71,6 +76,7 @@ class TheVjpOfLogSoftmaxForgetsTheRowSumGSoftmax(Node):
         return Node(out, [(self, lambda g: g - out.exp())])
 
 
+# ---- backward and grad (q3)
 @bug("backward overwrites parent.grad instead of accumulating", replaces="Node",
      fails=(
          "q3/x_3_2x_2_x_at_2_18_21",
@@ -83,7 +89,7 @@ class TheVjpOfLogSoftmaxForgetsTheRowSumGSoftmax(Node):
          "q3/matrices_used_in_several_branches",
          "q3/8_diamonds_in_a_row",
      ))
-class BackwardOverwritesParentGradInsteadOfAccumulating(Node):
+class BackwardOverwritesParentGrad(Node):
     def backward(self) -> None:
         r"""Fill ``grad`` of every node this 0-d node was computed from.
 
@@ -113,7 +119,7 @@ class BackwardOverwritesParentGradInsteadOfAccumulating(Node):
 
 @bug("backward sorts the graph recursively (the 100,000-deep chain overflows the stack)", replaces="Node",
      fails=("q3/x_times_1_00001_100_000_times_at_1_value_and_gradient_2_7182",))
-class BackwardSortsTheGraphRecursivelyThe100000DeepChain(Node):
+class BackwardSortsTheGraphRecursively(Node):
     def backward(self) -> None:
         order, seen = [], set()
 
@@ -139,7 +145,7 @@ class BackwardSortsTheGraphRecursivelyThe100000DeepChain(Node):
          "q3/matrices_used_in_several_branches",
          "q3/8_diamonds_in_a_row",
      ))
-class BackwardPushesEachNodeSRunningTotalToItsParentsIn(Node):
+class BackwardPushesEachNodeSRunning(Node):
     def backward(self) -> None:
         self.grad = torch.ones_like(self.value)
         stack = [self]
@@ -150,13 +156,14 @@ class BackwardPushesEachNodeSRunningTotalToItsParentsIn(Node):
                 stack.append(parent)
 
 
+# ---- + - * / ** and negation (q4)
 @bug("the VJP of unary minus forgets the sign", replaces="Node",
      fails=(
          "q4/python_numbers_on_both_sides_x_2_5_y_4_z",
          "q4/a_b_c_2_on_matrices",
          "q4/scalars_3_a_b_c_2_1",
      ))
-class TheVjpOfUnaryMinusForgetsTheSign(Node):
+class TheVjpOfUnaryMinusForgetsThe(Node):
     def __neg__(self) -> "Node":
         r"""$y = -x$, elementwise, shaped like $x$.
 
@@ -165,13 +172,14 @@ class TheVjpOfUnaryMinusForgetsTheSign(Node):
         return Node(-self.value, [(self, lambda g: g)])  # VJP: g -> -g
 
 
+# ---- matrices and reductions (q5)
 @bug("mean divides by the number of rows, not of entries", replaces="Node",
      fails=(
          "q5/the_mean_of_a_3_x_5_matrix_divides_by_all_15_entries",
          "q5/the_mean_of_a_b_t",
          "q5/central_differences_agree_with_the_gradients_of_matrix_param",
      ))
-class MeanDividesByTheNumberOfRowsNotOfEntries(Node):
+class MeanDividesByTheNumberOfRows(Node):
     def mean(self) -> "Node":
         r"""The mean of every entry of $x$, a 0-d node: $\frac{1}{n} \sum_i x_i$ with $n$ the number
         of entries (all of them, not the rows).
@@ -183,6 +191,7 @@ class MeanDividesByTheNumberOfRowsNotOfEntries(Node):
         return Node(self.value.mean(), [(self, lambda g: g.expand(shape) / n)])
 
 
+# ---- activations (q6)
 @bug("relu with slope 1 at 0", replaces="Node",
      fails=(
          "q6/hw06_s_network_and_squared_error_6_25_dw1_0_0_10_20_0_0_db1_",
@@ -205,7 +214,7 @@ class ReluWithSlope1At0(Node):
          "q6/tanh_log_exp_and_sigmoid_stacked",
          "q6/relu_then_tanh_after_an_integer_product_with_exact_zeros",
      ))
-class TanhSDerivativeAs1TanhInsteadOf1Tanh2(Node):
+class TanhSDerivativeAs1TanhInstead(Node):
     def tanh(self) -> "Node":
         r"""$t = \tanh x$ elementwise, shaped like $x$.
 
@@ -216,6 +225,7 @@ class TanhSDerivativeAs1TanhInsteadOf1Tanh2(Node):
         return Node(t, [(self, lambda g: g * (1 - t))])
 
 
+# ---- train_mlp (q7)
 @bug("train_mlp records each loss after its update", replaces="train_mlp",
      fails=(
          "q7/4_points_2_classes_5_steps_of_lr_0_1_the_losses_each_before_",
@@ -223,7 +233,7 @@ class TanhSDerivativeAs1TanhInsteadOf1Tanh2(Node):
          "q7/one_step_one_loss",
          "q7/random_data_10_samples_5_features_4_classes_20_steps",
      ))
-def train_mlp_records_each_loss_after_its_update(
+def train_mlp_records_each_loss_after(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor, lr: float, steps: int) -> list[float]:
     params = [W1, b1, W2, b2]
@@ -240,7 +250,7 @@ def train_mlp_records_each_loss_after_its_update(
 
 @bug("train_mlp updates the caller's parameters in place", replaces="train_mlp",
      fails=("q7",))
-def train_mlp_updates_the_caller_s_parameters_in_place(
+def train_mlp_updates_the_caller_s(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor, lr: float, steps: int) -> list[float]:
     losses = []
@@ -386,7 +396,7 @@ class KahnNode:
 
 
 @alternative("unbroadcast axis by axis, from the right", replaces="unbroadcast")
-def unbroadcast_axis_by_axis_from_the_right(g: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+def unbroadcast_axis_by_axis_from_the(g: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     shape = tuple(shape)
     out = g
     for axis in range(g.dim() - 1, -1, -1):
@@ -404,7 +414,7 @@ def log_softmax_with_torch_logsumexp(z: torch.Tensor) -> torch.Tensor:
 
 
 @alternative("train_mlp with the parameters as a dict of Nodes", replaces="train_mlp")
-def train_mlp_with_the_parameters_as_a_dict_of_nodes(
+def train_mlp_with_the_parameters_as_a(
         X: torch.Tensor, y: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
         b2: torch.Tensor, lr: float, steps: int) -> list[float]:
     theta = {'W1': W1.clone(), 'b1': b1.clone(), 'W2': W2.clone(), 'b2': b2.clone()}
