@@ -36,11 +36,8 @@ def central_difference_divided_by_h(f: Callable, x: float, h: float = 1e-5) -> f
 
 
 @bug("ReLU' of 1 at zero", replaces="relu_grad",
-     fails=(
-         "q3/relu_at_2_1_0_1_2",
-         "q3/0_at_exactly_x_0_also_for_0_0",
-         "q3/float32_input_gives_float32_output",
-     ))
+     fails=("q3/relu_at_2_1_0_1_2", "q3/0_at_exactly_x_0_also_for_0_0",
+           "q3/float32_input_gives_float32_output"))
 def relu_of_1_at_zero(x: torch.Tensor) -> torch.Tensor:
     return (x >= 0).to(x.dtype)
 
@@ -80,10 +77,8 @@ def chain_rule_without_the_factor_2(w: float, b: float, x: float, y: float) -> t
 
 
 @bug("cross-entropy gradient not divided by the batch", replaces="softmax_cross_entropy_grad",
-     fails=(
-         "q7/batch_of_4_over_5_classes_divides_by_the_batch_size",
-         "q7/float32_logits_give_a_float32_gradient",
-     ))
+     fails=("q7/batch_of_4_over_5_classes_divides_by_the_batch_size",
+           "q7/float32_logits_give_a_float32_gradient"))
 def cross_entropy_gradient_not_divided(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     onehot = torch.nn.functional.one_hot(target, logits.shape[1]).to(logits.dtype)
     return torch.softmax(logits, dim=1) - onehot
@@ -114,11 +109,9 @@ def absolute_instead_of_relative_error(f: Callable, x: torch.Tensor, h: float = 
 
 
 @bug("relative error divided by the numerical gradient only", replaces="gradient_check",
-     fails=(
-         "q8/a_random_point_in_6_dimensions_a_correct_backward_passes_and",
-         "q8/the_error_of_a_wrong_backward_at_a_random_point_in_5_dimensi",
-         "q8/a_coordinate_that_f_ignores_counts_as_0_no_nan_and_a_wrong_b",
-     ))
+     fails=("q8/a_random_point_in_6_dimensions_a_correct_backward_passes_and",
+           "q8/the_error_of_a_wrong_backward_at_a_random_point_in_5_dimensi",
+           "q8/a_coordinate_that_f_ignores_counts_as_0_no_nan_and_a_wrong_b"))
 def relative_error_divided_by_the(f: Callable, x: torch.Tensor, h: float = 1e-6) -> float:
     leaf = x.detach().clone().requires_grad_(True)
     (a,) = torch.autograd.grad(f(leaf), leaf)

@@ -23,14 +23,10 @@ def forward_difference_in_numerical(f: Callable, x: torch.Tensor, h: float = 1e-
 
 
 @bug("central difference divided by h instead of 2h", replaces="numerical_gradient",
-     fails=(
-         "q1/x_2_3xy_y_2_at_2_3_is_13_12",
-         "q1/x_2_y_2_at_2_1_is_4_2",
-         "q1/smooth_function_of_6_variables_at_a_random_point",
-         "q1/uses_the_step_h_it_is_given_error_h_2_on_a_cubic",
-         "q1/rosenbrock_function_at_a_random_point",
-         "q1/float32_point_gives_a_float32_gradient",
-     ))
+     fails=("q1/x_2_3xy_y_2_at_2_3_is_13_12", "q1/x_2_y_2_at_2_1_is_4_2",
+           "q1/smooth_function_of_6_variables_at_a_random_point",
+           "q1/uses_the_step_h_it_is_given_error_h_2_on_a_cubic", "q1/rosenbrock_function_at_a_random_point",
+           "q1/float32_point_gives_a_float32_gradient"))
 def central_difference_divided_by_h(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):
@@ -58,11 +54,8 @@ def numerical_gradient_that_nudges_x_in(f: Callable, x: torch.Tensor, h: float =
 # Adding h back after subtracting 2h gives x back bit for bit only for some values: the
 # cases where it does not (half of the points) are lost, with a message about the input.
 @bug("numerical gradient that nudges x in place and adds h back", replaces="numerical_gradient",
-     fails=(
-         "q1/smooth_function_of_6_variables_at_a_random_point",
-         "q1/uses_the_step_h_it_is_given_error_h_2_on_a_cubic",
-         "q1/rosenbrock_function_at_a_random_point",
-     ))
+     fails=("q1/smooth_function_of_6_variables_at_a_random_point",
+           "q1/uses_the_step_h_it_is_given_error_h_2_on_a_cubic", "q1/rosenbrock_function_at_a_random_point"))
 def numerical_gradient_that_nudges_x_in_(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     grad = torch.empty_like(x)
     for i in range(x.numel()):
@@ -84,15 +77,13 @@ def gradient_by_autograd_the_question_is(f: Callable, x: torch.Tensor, h: float 
 
 
 @bug("gradient ascent instead of descent", replaces="gradient_descent",
-     fails=(
-         "q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
-         "q2/x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_",
-         "q2/x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24",
-         "q2/x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1",
-         "q2/rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte",
-         "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
-         "q2/float32_start_gives_a_float32_trajectory",
-     ))
+     fails=("q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
+           "q2/x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_",
+           "q2/x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24",
+           "q2/x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1",
+           "q2/rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte",
+           "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
+           "q2/float32_start_gives_a_float32_trajectory"))
 def gradient_ascent_instead_of_descent(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     xs = [x0.clone()]
     for _ in range(steps):
@@ -111,15 +102,13 @@ def steps_rows_the_start_x0_is_not(grad_f: Callable, x0: torch.Tensor, lr: float
 
 
 @bug("in-place update of a stored row: every row is the same tensor", replaces="gradient_descent",
-     fails=(
-         "q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
-         "q2/x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_",
-         "q2/x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24",
-         "q2/x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1",
-         "q2/rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte",
-         "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
-         "q2/float32_start_gives_a_float32_trajectory",
-     ))
+     fails=("q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
+           "q2/x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_",
+           "q2/x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24",
+           "q2/x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1",
+           "q2/rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte",
+           "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
+           "q2/float32_start_gives_a_float32_trajectory"))
 def in_place_update_of_a_stored_row(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     x = x0.clone()
     xs = [x]
@@ -131,15 +120,13 @@ def in_place_update_of_a_stored_row(grad_f: Callable, x0: torch.Tensor, lr: floa
 
 # x -= ... on x0 itself changes the caller's tensor: every case that takes a step is lost.
 @bug("in-place update of x0 itself", replaces="gradient_descent",
-     fails=(
-         "q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
-         "q2/x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_",
-         "q2/x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24",
-         "q2/x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1",
-         "q2/rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte",
-         "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
-         "q2/float32_start_gives_a_float32_trajectory",
-     ))
+     fails=("q2/x_3_2_from_0_with_lr_0_1_the_first_6_updates_follow_3_1_0_8_",
+           "q2/x_3_2_from_0_with_lr_0_1_21_rows_x_is_about_2_9654_after_20_",
+           "q2/x_3_2_from_0_with_lr_2_0_overshoots_and_diverges_12_24_84_24",
+           "q2/x_3_2_from_0_with_lr_0_001_is_slow_x_is_about_0_5443_after_1",
+           "q2/rosenbrock_from_1_1_with_lr_0_001_about_0_93983_0_88302_afte",
+           "q2/stretched_5_dimensional_bowl_from_a_random_start_every_row",
+           "q2/float32_start_gives_a_float32_trajectory"))
 def in_place_update_of_x0_itself(grad_f: Callable, x0: torch.Tensor, lr: float, steps: int) -> torch.Tensor:
     x = x0
     xs = [x.clone()]
@@ -150,21 +137,16 @@ def in_place_update_of_x0_itself(grad_f: Callable, x0: torch.Tensor, lr: float, 
 
 
 @bug("NaN for the zero vector", replaces="steepest_ascent_direction",
-     fails=(
-         "q3/saddle_point_the_zero_gradient_gives_the_zero_vector_not_nan",
-         "q3/zero_float32_gradient_in_5_dimensions_stays_zero_and_float32",
-     ))
+     fails=("q3/saddle_point_the_zero_gradient_gives_the_zero_vector_not_nan",
+           "q3/zero_float32_gradient_in_5_dimensions_stays_zero_and_float32"))
 def nan_for_the_zero_vector(g: torch.Tensor) -> torch.Tensor:
     return g / torch.linalg.vector_norm(g)
 
 
 @bug("epsilon in the denominator shortens the direction", replaces="steepest_ascent_direction",
-     fails=(
-         "q3/x_2_y_2_at_2_1_the_gradient_4_2_points_along_2_1_sqrt_5",
-         "q3/random_7_dimensional_gradient",
-         "q3/a_tiny_but_nonzero_gradient_still_gets_unit_length",
-         "q3/one_dimensional_gradient_keeps_its_sign",
-     ))
+     fails=("q3/x_2_y_2_at_2_1_the_gradient_4_2_points_along_2_1_sqrt_5", "q3/random_7_dimensional_gradient",
+           "q3/a_tiny_but_nonzero_gradient_still_gets_unit_length",
+           "q3/one_dimensional_gradient_keeps_its_sign"))
 def epsilon_in_the_denominator_shortens(g: torch.Tensor) -> torch.Tensor:
     return g / (torch.linalg.vector_norm(g) + 1e-8)
 
@@ -176,12 +158,9 @@ def a_x_instead_of_a_a_t_x(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 @bug("2 A x: right only for a symmetric A", replaces="quadratic_form_grad",
-     fails=(
-         "q4/x_2_3xy_y_2_x_t_a_x_with_a_1_3_0_1_at_2_3_is_13_12",
-         "q4/x_2_3xy_2y_2_x_t_a_x_with_a_1_3_0_2_at_1_1_is_5_7",
-         "q4/random_non_symmetric_5x5_matrix",
-         "q4/float32_inputs_give_a_float32_gradient",
-     ))
+     fails=("q4/x_2_3xy_y_2_x_t_a_x_with_a_1_3_0_1_at_2_3_is_13_12",
+           "q4/x_2_3xy_2y_2_x_t_a_x_with_a_1_3_0_2_at_1_1_is_5_7", "q4/random_non_symmetric_5x5_matrix",
+           "q4/float32_inputs_give_a_float32_gradient"))
 def answer_2_a_x_right_only_for_a_symmetric_a(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return 2 * A @ x
 
@@ -195,25 +174,19 @@ def quadratic_form_gradient_by_autograd(A: torch.Tensor, x: torch.Tensor) -> tor
 
 
 @bug("least-squares gradient without the factor 2", replaces="least_squares_grad",
-     fails=(
-         "q5/phi_1_0_0_1_1_1_y_1_2_3_theta_0_gives_2_phi_t_y_8_10",
-         "q5/random_tall_system_n_8_observations_d_3_parameters",
-         "q5/more_parameters_than_observations_n_2_d_5",
-         "q5/a_single_parameter_d_1",
-         "q5/float32_inputs_give_a_float32_gradient",
-     ))
+     fails=("q5/phi_1_0_0_1_1_1_y_1_2_3_theta_0_gives_2_phi_t_y_8_10",
+           "q5/random_tall_system_n_8_observations_d_3_parameters",
+           "q5/more_parameters_than_observations_n_2_d_5", "q5/a_single_parameter_d_1",
+           "q5/float32_inputs_give_a_float32_gradient"))
 def least_squares_gradient_without_the(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return -Phi.T @ (y - Phi @ theta)
 
 
 @bug("least-squares gradient with the wrong sign", replaces="least_squares_grad",
-     fails=(
-         "q5/phi_1_0_0_1_1_1_y_1_2_3_theta_0_gives_2_phi_t_y_8_10",
-         "q5/random_tall_system_n_8_observations_d_3_parameters",
-         "q5/more_parameters_than_observations_n_2_d_5",
-         "q5/a_single_parameter_d_1",
-         "q5/float32_inputs_give_a_float32_gradient",
-     ))
+     fails=("q5/phi_1_0_0_1_1_1_y_1_2_3_theta_0_gives_2_phi_t_y_8_10",
+           "q5/random_tall_system_n_8_observations_d_3_parameters",
+           "q5/more_parameters_than_observations_n_2_d_5", "q5/a_single_parameter_d_1",
+           "q5/float32_inputs_give_a_float32_gradient"))
 def least_squares_gradient_with_the(Phi: torch.Tensor, y: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     return 2 * Phi.T @ (y - Phi @ theta)
 

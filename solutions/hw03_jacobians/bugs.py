@@ -12,14 +12,9 @@ from course.build.samples import alternative, bug
 
 
 @bug("numerical Jacobian stacked as rows (the transpose)", replaces="numerical_jacobian",
-     fails=(
-         "q1/x1_2_x2_x1_x2_x2_2_at_2_3_is_4_1_3_8",
-         "q1/x_2_y_x_y_at_2_3_is_4_1_3_2",
-         "q1/the_jacobian_of_x_w_x_is_w_2_x_3",
-         "q1/a_map_r_3_r_5_at_a_random_point_has_shape_5_3",
-         "q1/a_map_r_7_r_3_at_a_random_point",
-         "q1/uses_the_step_h_it_is_given_h_0_1_on_a_map_r_3_r_5",
-     ))
+     fails=("q1/x1_2_x2_x1_x2_x2_2_at_2_3_is_4_1_3_8", "q1/x_2_y_x_y_at_2_3_is_4_1_3_2",
+           "q1/the_jacobian_of_x_w_x_is_w_2_x_3", "q1/a_map_r_3_r_5_at_a_random_point_has_shape_5_3",
+           "q1/a_map_r_7_r_3_at_a_random_point", "q1/uses_the_step_h_it_is_given_h_0_1_on_a_map_r_3_r_5"))
 def numerical_jacobian_stacked_as_rows(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     rows = []
     for j in range(x.numel()):
@@ -30,13 +25,9 @@ def numerical_jacobian_stacked_as_rows(f: Callable, x: torch.Tensor, h: float = 
 
 
 @bug("numerical Jacobian by forward differences", replaces="numerical_jacobian",
-     fails=(
-         "q1/x1_2_x2_x1_x2_x2_2_at_2_3_is_4_1_3_8",
-         "q1/x_2_y_x_y_at_2_3_is_4_1_3_2",
-         "q1/a_map_r_3_r_5_at_a_random_point_has_shape_5_3",
-         "q1/a_map_r_7_r_3_at_a_random_point",
-         "q1/uses_the_step_h_it_is_given_h_0_1_on_a_map_r_3_r_5",
-     ))
+     fails=("q1/x1_2_x2_x1_x2_x2_2_at_2_3_is_4_1_3_8", "q1/x_2_y_x_y_at_2_3_is_4_1_3_2",
+           "q1/a_map_r_3_r_5_at_a_random_point_has_shape_5_3", "q1/a_map_r_7_r_3_at_a_random_point",
+           "q1/uses_the_step_h_it_is_given_h_0_1_on_a_map_r_3_r_5"))
 def numerical_jacobian_by_forward(f: Callable, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
     columns = []
     for j in range(x.numel()):
@@ -123,12 +114,9 @@ def composition_differentiated_as_one_by(f: Callable, g: Callable, x: torch.Tens
 
 
 @bug("composition differentiated as one by central differences", replaces="composed_jacobian",
-     fails=(
-         "q3/r_3_r_5_r_2_at_a_random_point_shape_2_3",
-         "q3/r_4_r_2_r_3_at_a_random_point_shape_3_4",
-         "q3/a_linear_layer_b_after_a_layer_r_4_r_6_b_j_f_shape_3_4",
-         "q3/square_maps_r_3_r_3_r_3_where_the_wrong_order_multiplies_wit",
-     ))
+     fails=("q3/r_3_r_5_r_2_at_a_random_point_shape_2_3", "q3/r_4_r_2_r_3_at_a_random_point_shape_3_4",
+           "q3/a_linear_layer_b_after_a_layer_r_4_r_6_b_j_f_shape_3_4",
+           "q3/square_maps_r_3_r_3_r_3_where_the_wrong_order_multiplies_wit"))
 def composition_differentiated_as_one_by_(
         f: Callable, g: Callable, x: torch.Tensor, h: float = 1e-05) -> torch.Tensor:
     steps = torch.eye(x.numel(), dtype=x.dtype) * h
@@ -151,15 +139,11 @@ def vjp_that_builds_the_full_jacobian(f: Callable, x: torch.Tensor, v: torch.Ten
 
 
 @bug("vjp that ignores v (backward of the sum)", replaces="vjp",
-     fails=(
-         "q4/v_1_0_picks_the_first_row_of_4_1_3_8",
-         "q4/a_one_hot_v_picks_a_row_of_the_jacobian_of_a_map_r_3_r_5",
-         "q4/random_v_on_a_map_r_3_r_5",
-         "q4/random_v_on_a_map_r_50_r_50_with_a_jacobian_that_is_not_symm",
-         "q4/float32_input_gives_float32_output",
-         "q4/n_300_000_without_building_the_jacobian_r_n_r_n",
-         "q4/n_300_000_without_building_the_jacobian_r_n_r_n_1000",
-     ))
+     fails=("q4/v_1_0_picks_the_first_row_of_4_1_3_8",
+           "q4/a_one_hot_v_picks_a_row_of_the_jacobian_of_a_map_r_3_r_5", "q4/random_v_on_a_map_r_3_r_5",
+           "q4/random_v_on_a_map_r_50_r_50_with_a_jacobian_that_is_not_symm",
+           "q4/float32_input_gives_float32_output", "q4/n_300_000_without_building_the_jacobian_r_n_r_n",
+           "q4/n_300_000_without_building_the_jacobian_r_n_r_n_1000"))
 def vjp_that_ignores_v_backward_of_the(f: Callable, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     x = x.detach().requires_grad_(True)
     (g,) = torch.autograd.grad(f(x).sum(), x)
@@ -181,11 +165,8 @@ def jvp_that_builds_the_full_jacobian(f: Callable, x: torch.Tensor, u: torch.Ten
 
 
 @bug("linear layer with grad_W = outer(x, grad_y)", replaces="linear_layer_backward",
-     fails=(
-         "q6/the_notes_w_1_2_3_4_5_6_x_1_0_1_grad_y_1_1",
-         "q6/grad_w_of_a_random_4_x_7_layer",
-         "q6/both_gradients_of_a_random_5_x_2_layer",
-     ))
+     fails=("q6/the_notes_w_1_2_3_4_5_6_x_1_0_1_grad_y_1_1", "q6/grad_w_of_a_random_4_x_7_layer",
+           "q6/both_gradients_of_a_random_5_x_2_layer"))
 def linear_layer_with_grad_w_outer_x(
         W: torch.Tensor, x: torch.Tensor, grad_y: torch.Tensor) -> tuple[torch.Tensor,
         torch.Tensor]:

@@ -13,12 +13,10 @@ from course.build.samples import alternative, bug
 
 
 @bug("numerical Hessian not symmetrised", replaces="numerical_hessian",
-     fails=(
-         "q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
-         "q1/uses_the_step_h_it_is_given_h_1e_2_on_a_non_quadratic_functi",
-         "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
-         "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6",
-     ))
+     fails=("q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
+           "q1/uses_the_step_h_it_is_given_h_1e_2_on_a_non_quadratic_functi",
+           "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
+           "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6"))
 def numerical_hessian_not_symmetrised(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
     x = x.detach()
     def gradient(p):
@@ -33,13 +31,11 @@ def numerical_hessian_not_symmetrised(f: Callable, x: torch.Tensor, h: float = 1
 
 
 @bug("numerical Hessian by forward differences", replaces="numerical_hessian",
-     fails=(
-         "q1/a_non_quadratic_function_of_3_variables_at_a_random_point",
-         "q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
-         "q1/uses_the_step_h_it_is_given_h_1e_2_on_a_non_quadratic_functi",
-         "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
-         "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6",
-     ))
+     fails=("q1/a_non_quadratic_function_of_3_variables_at_a_random_point",
+           "q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
+           "q1/uses_the_step_h_it_is_given_h_1e_2_on_a_non_quadratic_functi",
+           "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
+           "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6"))
 def numerical_hessian_by_forward(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
     x = x.detach()
     def gradient(p):
@@ -58,23 +54,19 @@ def numerical_hessian_by_forward(f: Callable, x: torch.Tensor, h: float = 1e-4) 
 # The exact Hessian agrees with the finite differences only where they are accurate: it keeps
 # the quadratic and the gentle default-h case, and loses every case at a large h or high frequency.
 @bug("numerical Hessian that returns autograd's exact Hessian", replaces="numerical_hessian",
-     fails=(
-         "q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
-         "q1/uses_the_step_h_it_is_given_h_1e_2_on_a_non_quadratic_functi",
-         "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
-         "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6",
-     ))
+     fails=("q1/high_frequency_waves_in_4_variables_where_h_1e_4_is_not_smal",
+           "q1/uses_the_step_h_it_is_given_h_1e_2_on_a_non_quadratic_functi",
+           "q1/uses_the_step_h_it_is_given_h_0_05_3_variables",
+           "q1/uses_the_step_h_it_is_given_h_1e_3_high_frequency_waves_in_6"))
 def numerical_hessian_that_returns(f: Callable, x: torch.Tensor, h: float = 1e-4) -> torch.Tensor:
     return torch.autograd.functional.hessian(f, x)
 
 
 @bug("Taylor model without the factor one half", replaces="taylor_second_order",
-     fails=(
-         "q2/x_2_xy_y_2_at_1_1_with_dx_0_1_0_2_is_exactly_3_97",
-         "q2/x_2_3xy_2y_2_at_1_1_with_dx_1_1_reaches_the_saddle_value_0",
-         "q2/a_non_quadratic_function_of_4_variables_random_point_and_ste",
-         "q2/a_non_quadratic_function_of_3_variables_small_step",
-     ))
+     fails=("q2/x_2_xy_y_2_at_1_1_with_dx_0_1_0_2_is_exactly_3_97",
+           "q2/x_2_3xy_2y_2_at_1_1_with_dx_1_1_reaches_the_saddle_value_0",
+           "q2/a_non_quadratic_function_of_4_variables_random_point_and_ste",
+           "q2/a_non_quadratic_function_of_3_variables_small_step"))
 def taylor_model_without_the_factor_one(f: Callable, x0: torch.Tensor, dx: torch.Tensor) -> float:
     H = torch.autograd.functional.hessian(f, x0)
     x = x0.clone().requires_grad_(True)
@@ -84,12 +76,10 @@ def taylor_model_without_the_factor_one(f: Callable, x0: torch.Tensor, dx: torch
 
 
 @bug("classification by the signs of the diagonal", replaces="classify_critical_point",
-     fails=(
-         "q3/the_notes_hessian_2_3_3_4_is_a_saddle",
-         "q3/rotated_symmetric_4x4_matrix_with_positive_diagonal_d",
-         "q3/rotated_symmetric_4x4_matrix_with_a_zero_eigenvalue_e",
-         "q3/rotated_symmetric_3x3_matrix_with_a_zero_eigenvalue_g",
-     ))
+     fails=("q3/the_notes_hessian_2_3_3_4_is_a_saddle",
+           "q3/rotated_symmetric_4x4_matrix_with_positive_diagonal_d",
+           "q3/rotated_symmetric_4x4_matrix_with_a_zero_eigenvalue_e",
+           "q3/rotated_symmetric_3x3_matrix_with_a_zero_eigenvalue_g"))
 def classification_by_the_signs_of_the(H: torch.Tensor, tol: float = 1e-8) -> str:
     d = torch.diagonal(H)
     if (d > tol).any() and (d < -tol).any():
@@ -100,12 +90,9 @@ def classification_by_the_signs_of_the(H: torch.Tensor, tol: float = 1e-8) -> st
 
 
 @bug("classification without the degenerate case", replaces="classify_critical_point",
-     fails=(
-         "q3/rotated_symmetric_4x4_matrix_with_a_zero_eigenvalue_e",
-         "q3/rotated_symmetric_3x3_matrix_with_a_zero_eigenvalue_g",
-         "q3/the_zero_matrix",
-         "q3/uses_the_tol_it_is_given",
-     ))
+     fails=("q3/rotated_symmetric_4x4_matrix_with_a_zero_eigenvalue_e",
+           "q3/rotated_symmetric_3x3_matrix_with_a_zero_eigenvalue_g", "q3/the_zero_matrix",
+           "q3/uses_the_tol_it_is_given"))
 def classification_without_the(H: torch.Tensor, tol: float = 1e-8) -> str:
     e = torch.linalg.eigvalsh(H)
     if (e > 0).all():
@@ -116,15 +103,11 @@ def classification_without_the(H: torch.Tensor, tol: float = 1e-8) -> str:
 
 
 @bug("condition number as a signed ratio", replaces="hessian_condition",
-     fails=(
-         "q4/2_3_3_4_has_condition_number_37_97",
-         "q4/rotated_symmetric_4x4_matrix_b",
-         "q4/random_symmetric_5x5_matrix_c",
-         "q4/a_singular_diagonal_matrix",
-         "q4/a_singular_4x4_matrix_that_is_not_diagonal",
-         "q4/an_eigenvalue_below_the_rounding_level_of_the_largest_counts",
-         "q4/a_tiny_eigenvalue_far_above_the_rounding_level_does_not",
-     ))
+     fails=("q4/2_3_3_4_has_condition_number_37_97", "q4/rotated_symmetric_4x4_matrix_b",
+           "q4/random_symmetric_5x5_matrix_c", "q4/a_singular_diagonal_matrix",
+           "q4/a_singular_4x4_matrix_that_is_not_diagonal",
+           "q4/an_eigenvalue_below_the_rounding_level_of_the_largest_counts",
+           "q4/a_tiny_eigenvalue_far_above_the_rounding_level_does_not"))
 def condition_number_as_a_signed_ratio(H: torch.Tensor) -> float:
     e = torch.linalg.eigvalsh(H)
     return float(e.max() / e.min())
@@ -133,10 +116,8 @@ def condition_number_as_a_signed_ratio(H: torch.Tensor) -> float:
 # The reference of the previous version: an eigenvalue computed as 1.8e-16 instead of 0 is
 # not "exactly 0", so a singular matrix gets a condition number of about 1e16.
 @bug("singular only when the smallest eigenvalue is exactly 0", replaces="hessian_condition",
-     fails=(
-         "q4/a_singular_4x4_matrix_that_is_not_diagonal",
-         "q4/an_eigenvalue_below_the_rounding_level_of_the_largest_counts",
-     ))
+     fails=("q4/a_singular_4x4_matrix_that_is_not_diagonal",
+           "q4/an_eigenvalue_below_the_rounding_level_of_the_largest_counts"))
 def singular_only_when_the_smallest(H: torch.Tensor) -> float:
     e = torch.linalg.eigvalsh(H).abs()
     if e.min() == 0:
@@ -151,12 +132,9 @@ def newton_step_through_the_inverse(g: torch.Tensor, H: torch.Tensor) -> torch.T
 
 
 @bug("Newton step with the wrong sign", replaces="newton_step",
-     fails=(
-         "q5/100x_2_y_2_at_1_1_one_step_lands_on_the_minimum_1_1",
-         "q5/x_2_3xy_2y_2_at_1_1_one_step_lands_on_the_saddle_1_1",
-         "q5/symmetric_positive_definite_6x6_hessian",
-         "q5/indefinite_5x5_hessian",
-     ))
+     fails=("q5/100x_2_y_2_at_1_1_one_step_lands_on_the_minimum_1_1",
+           "q5/x_2_3xy_2y_2_at_1_1_one_step_lands_on_the_saddle_1_1",
+           "q5/symmetric_positive_definite_6x6_hessian", "q5/indefinite_5x5_hessian"))
 def newton_step_with_the_wrong_sign(g: torch.Tensor, H: torch.Tensor) -> torch.Tensor:
     return torch.linalg.solve(H, g)
 
@@ -170,12 +148,9 @@ def newton_step_with_cholesky_for_every(g: torch.Tensor, H: torch.Tensor) -> tor
 
 
 @bug("HVP by finite differences of the gradient", replaces="hvp",
-     fails=(
-         "q6/a_non_quadratic_function_n_4",
-         "q6/a_coupled_function_n_10",
-         "q6/3_variables_v_along_the_second_axis",
-         "q6/n_300_000_without_building_the_hessian_it_would_need_720_gb",
-     ))
+     fails=("q6/a_non_quadratic_function_n_4", "q6/a_coupled_function_n_10",
+           "q6/3_variables_v_along_the_second_axis",
+           "q6/n_300_000_without_building_the_hessian_it_would_need_720_gb"))
 def hvp_by_finite_differences_of_the(
         f: Callable, x: torch.Tensor, v: torch.Tensor, eps: float = 0.001) -> torch.Tensor:
     def gradient(p):
@@ -210,11 +185,9 @@ def adam_without_bias_correction(
 
 
 @bug("Adam with eps inside the square root", replaces="adam_step",
-     fails=(
-         "q7/step_t_40_with_lr_0_01_and_betas_0_8_0_99",
-         "q7/step_t_4_with_gradients_of_order_1e_9_where_eps_matters",
-         "q7/uses_the_eps_it_is_given_eps_0_1",
-     ))
+     fails=("q7/step_t_40_with_lr_0_01_and_betas_0_8_0_99",
+           "q7/step_t_4_with_gradients_of_order_1e_9_where_eps_matters",
+           "q7/uses_the_eps_it_is_given_eps_0_1"))
 def adam_with_eps_inside_the_square_root(
         theta: torch.Tensor, grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int,
         lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -251,12 +224,9 @@ def momentum_as_an_average_v_beta_v_1(
 
 
 @bug("Nesterov looking ahead with the old velocity", replaces="momentum_step",
-     fails=(
-         "q8/nesterov_first_step_gives_0_905_2_19",
-         "q8/nesterov_second_step_gives_0_817_2_176",
-         "q8/nesterov_from_a_random_velocity_6_parameters_as_torch_optim_",
-         "q8/nesterov_with_beta_0_5_and_lr_0_3_8_parameters",
-     ))
+     fails=("q8/nesterov_first_step_gives_0_905_2_19", "q8/nesterov_second_step_gives_0_817_2_176",
+           "q8/nesterov_from_a_random_velocity_6_parameters_as_torch_optim_",
+           "q8/nesterov_with_beta_0_5_and_lr_0_3_8_parameters"))
 def nesterov_looking_ahead_with_the_old(
         x: torch.Tensor, g: torch.Tensor, v: torch.Tensor, lr: float, beta: float,
         nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -265,12 +235,9 @@ def nesterov_looking_ahead_with_the_old(
 
 
 @bug("Nesterov flag ignored", replaces="momentum_step",
-     fails=(
-         "q8/nesterov_first_step_gives_0_905_2_19",
-         "q8/nesterov_second_step_gives_0_817_2_176",
-         "q8/nesterov_from_a_random_velocity_6_parameters_as_torch_optim_",
-         "q8/nesterov_with_beta_0_5_and_lr_0_3_8_parameters",
-     ))
+     fails=("q8/nesterov_first_step_gives_0_905_2_19", "q8/nesterov_second_step_gives_0_817_2_176",
+           "q8/nesterov_from_a_random_velocity_6_parameters_as_torch_optim_",
+           "q8/nesterov_with_beta_0_5_and_lr_0_3_8_parameters"))
 def nesterov_flag_ignored(
         x: torch.Tensor, g: torch.Tensor, v: torch.Tensor, lr: float, beta: float,
         nesterov: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,13 +256,10 @@ def momentum_updating_v_in_place(
 
 
 @bug("RMSProp with eps inside the square root", replaces="rmsprop_step",
-     fails=(
-         "q9/first_step_from_x_1_2_with_g_0_5_1_lr_0_01",
-         "q9/second_step_with_g_0_25_0_5_gives_s_0_0031_0_0124",
-         "q9/a_random_state_6_parameters_as_torch_optim_rmsprop",
-         "q9/uses_the_eps_it_is_given_eps_0_1",
-         "q9/gradients_of_order_1e_7_where_eps_matters",
-     ))
+     fails=("q9/first_step_from_x_1_2_with_g_0_5_1_lr_0_01",
+           "q9/second_step_with_g_0_25_0_5_gives_s_0_0031_0_0124",
+           "q9/a_random_state_6_parameters_as_torch_optim_rmsprop", "q9/uses_the_eps_it_is_given_eps_0_1",
+           "q9/gradients_of_order_1e_7_where_eps_matters"))
 def rmsprop_with_eps_inside_the_square(
         x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float, alpha: float = 0.99,
         eps: float = 1e-8) -> tuple[torch.Tensor, torch.Tensor]:
@@ -324,12 +288,9 @@ def rmsprop_updating_x_in_place(
 
 # Decaying the sum turns AdaGrad into RMSProp: right on the first step from s = 0, wrong after.
 @bug("AdaGrad that decays its sum", replaces="adagrad_step",
-     fails=(
-         "q10/second_step_with_g_0_25_0_5_gives_s_0_3125_1_25",
-         "q10/a_random_sum_of_squares_6_parameters_as_torch_optim_adagrad",
-         "q10/uses_the_eps_it_is_given_eps_0_1_lr_0_5",
-         "q10/gradients_of_order_1e_9_where_eps_matters",
-     ))
+     fails=("q10/second_step_with_g_0_25_0_5_gives_s_0_3125_1_25",
+           "q10/a_random_sum_of_squares_6_parameters_as_torch_optim_adagrad",
+           "q10/uses_the_eps_it_is_given_eps_0_1_lr_0_5", "q10/gradients_of_order_1e_9_where_eps_matters"))
 def adagrad_that_decays_its_sum(
         x: torch.Tensor, g: torch.Tensor, s: torch.Tensor, lr: float,
         eps: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,12 +13,8 @@ from course.build.samples import alternative, bug
 
 
 @bug("polar determinant as r^2", replaces="polar_jacobian_det",
-     fails=(
-         "q1/r_2_theta_pi_4_gives_2",
-         "q1/r_0_5_theta_2_5",
-         "q1/another_angle_r_3_7_at_theta_10",
-         "q1/negative_r_gives_the_signed_determinant",
-     ))
+     fails=("q1/r_2_theta_pi_4_gives_2", "q1/r_0_5_theta_2_5", "q1/another_angle_r_3_7_at_theta_10",
+           "q1/negative_r_gives_the_signed_determinant"))
 def polar_determinant_as_r_2(r: float, theta: float) -> float:
     return float(r ** 2)
 
@@ -45,58 +41,44 @@ def polar_determinant_through_autograd(r: float, theta: float) -> float:
 
 
 @bug("log(det J) without the absolute value", replaces="log_abs_det_jacobian",
-     fails=(
-         "q2/the_notes_map_y1_2x1_x2_y2_x1_x2_scales_area_by_3",
-         "q2/a_map_with_a_negative_determinant",
-         "q2/200_dimensions_determinant_far_below_the_smallest_float64",
-         "q2/200_dimensions_determinant_far_above_the_largest_float64",
-         "q2/201_dimensions_tiny_and_negative_determinant",
-     ))
+     fails=("q2/the_notes_map_y1_2x1_x2_y2_x1_x2_scales_area_by_3", "q2/a_map_with_a_negative_determinant",
+           "q2/200_dimensions_determinant_far_below_the_smallest_float64",
+           "q2/200_dimensions_determinant_far_above_the_largest_float64",
+           "q2/201_dimensions_tiny_and_negative_determinant"))
 def log_det_j_without_the_absolute_value(f: Callable, x: torch.Tensor) -> float:
     J = torch.autograd.functional.jacobian(f, x)
     return float(torch.log(torch.linalg.det(J)))
 
 
 @bug("log(abs(det J)) instead of slogdet", replaces="log_abs_det_jacobian",
-     fails=(
-         "q2/200_dimensions_determinant_far_below_the_smallest_float64",
-         "q2/200_dimensions_determinant_far_above_the_largest_float64",
-         "q2/201_dimensions_tiny_and_negative_determinant",
-     ))
+     fails=("q2/200_dimensions_determinant_far_below_the_smallest_float64",
+           "q2/200_dimensions_determinant_far_above_the_largest_float64",
+           "q2/201_dimensions_tiny_and_negative_determinant"))
 def log_abs_det_j_instead_of_slogdet(f: Callable, x: torch.Tensor) -> float:
     J = torch.autograd.functional.jacobian(f, x)
     return float(torch.log(torch.linalg.det(J).abs()))
 
 
 @bug("affine log-det without abs", replaces="affine_flow_log_det",
-     fails=(
-         "q3/random_scales_some_negative",
-         "q3/all_scales_negative",
-         "q3/60_scales_of_1e_10_the_product_underflows_float64",
-         "q3/float32_scales",
-     ))
+     fails=("q3/random_scales_some_negative", "q3/all_scales_negative",
+           "q3/60_scales_of_1e_10_the_product_underflows_float64", "q3/float32_scales"))
 def affine_log_det_without_abs(scale: torch.Tensor) -> float:
     return float(torch.log(scale).sum())
 
 
 @bug("affine log-det as the log of a product", replaces="affine_flow_log_det",
-     fails=(
-         "q3/60_scales_of_1e10_the_product_overflows_float64",
-         "q3/60_scales_of_1e_10_the_product_underflows_float64",
-     ))
+     fails=("q3/60_scales_of_1e10_the_product_overflows_float64",
+           "q3/60_scales_of_1e_10_the_product_underflows_float64"))
 def affine_log_det_as_the_log_of_a(scale: torch.Tensor) -> float:
     return float(torch.log(scale.prod().abs()))
 
 
 @bug("affine log-prob adds the log-det", replaces="affine_flow_log_prob",
-     fails=(
-         "q4/scale_2_3_shift_1_1_at_x_1_1_and_3_2",
-         "q4/a_random_batch_of_7_points_in_3_dimensions_some_scales_negat",
-         "q4/riemann_sum_of_the_density_over_a_fine_1_d_grid",
-         "q4/monte_carlo_integral_of_the_density_over_r_2_20000_points",
-         "q4/scales_of_1e200_in_3_dimensions_no_overflow",
-         "q4/float32_input_keeps_float32",
-     ))
+     fails=("q4/scale_2_3_shift_1_1_at_x_1_1_and_3_2",
+           "q4/a_random_batch_of_7_points_in_3_dimensions_some_scales_negat",
+           "q4/riemann_sum_of_the_density_over_a_fine_1_d_grid",
+           "q4/monte_carlo_integral_of_the_density_over_r_2_20000_points",
+           "q4/scales_of_1e200_in_3_dimensions_no_overflow", "q4/float32_input_keeps_float32"))
 def affine_log_prob_adds_the_log_det(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     z = (x - shift) / scale
     log_base = -0.5 * (z ** 2).sum(dim=-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
@@ -120,12 +102,8 @@ def affine_log_prob_with_torch(x: torch.Tensor, scale: torch.Tensor, shift: torc
 
 
 @bug("coupling layer without the exp", replaces="coupling_forward",
-     fails=(
-         "q5/x_0_2_1_1_with_s_x1_x1_2_t_x1_x1_1",
-         "q5/a_random_batch_of_5_points_in_6_dimensions",
-         "q5/odd_dimension_d_5_the_first_d_2_2_columns_are_copied",
-         "q5/float32_input_keeps_float32",
-     ))
+     fails=("q5/x_0_2_1_1_with_s_x1_x1_2_t_x1_x1_1", "q5/a_random_batch_of_5_points_in_6_dimensions",
+           "q5/odd_dimension_d_5_the_first_d_2_2_columns_are_copied", "q5/float32_input_keeps_float32"))
 def coupling_layer_without_the_exp(x: torch.Tensor, s: Callable, t: Callable) -> tuple[torch.Tensor, torch.Tensor]:
     k = x.shape[-1] // 2
     x1, x2 = x[..., :k], x[..., k:]
