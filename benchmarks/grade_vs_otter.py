@@ -14,7 +14,6 @@ checks that both graders agree on every score they both gave.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import subprocess
@@ -42,10 +41,8 @@ print(json.dumps({"seconds": time.perf_counter() - start,
 
 
 def variants(name: str) -> list[dict | None]:
-    spec = importlib.util.spec_from_file_location("bugs", ROOT / "solutions" / name / "bugs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return [{}] + [{b.function: b.source} for b in module.BUGS + getattr(module, "ALTERNATIVES", [])] + [None]
+    bugs, alternatives = samples.variants(sources(ROOT, [name])[0].module("bugs"))
+    return [{}] + [b.answers for b in bugs + alternatives] + [None]
 
 
 def make(name: str, folder: Path, n: int) -> dict[str, Path]:

@@ -8,7 +8,6 @@ correct notebook where there is one (correct_ko).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from course.build import samples
@@ -27,19 +26,12 @@ os._exit(0)
 '''
 
 
-def bugs(folder: Path) -> list[samples.Bug]:
-    spec = importlib.util.spec_from_file_location(f"bugs_{folder.name}", folder / "bugs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BUGS
-
-
 def notebooks(source) -> dict[str, bytes]:
     answers = samples.reference_answers(source.module("reference"))
     first_two: dict[str, str] = {}
-    for bug in bugs(source.folder):
+    for bug in samples.variants(source.module("bugs"))[0]:
         if bug.function not in first_two and len(first_two) < 2:
-            first_two[bug.function] = bug.source
+            first_two.update(bug.answers)
     student = edition_folder(ROOT, source.name, "en") / f"{source.name}.ipynb"
     made = {
         "correct": samples.fill(student, answers),

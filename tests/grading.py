@@ -3,13 +3,14 @@ grade them for real (the hardened grader and `otter run`)."""
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from calc4ml_runtime.plan import Plan
 from course import layout
 from course.build import samples
 from course.cli import grade_and_export
@@ -38,16 +39,23 @@ def question_points(assignment: str) -> dict[str, float]:
     return {q.name: float(q.points) for q in source_of(assignment).module("questions").QUESTIONS}
 
 
-def bugs_of(assignment: str):
-    """(BUGS, ALTERNATIVES) of ``solutions/<assignment>/bugs.py``."""
-    spec = importlib.util.spec_from_file_location(f"bugs_{assignment}", ROOT / "solutions" / assignment / "bugs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.BUGS, getattr(module, "ALTERNATIVES", [])
+def bugs_of(assignment: str) -> tuple[list[samples.Bug], list[samples.Bug]]:
+    """(bugs, other correct answers) of ``solutions/<assignment>/bugs.py``."""
+    return samples.variants(source_of(assignment).module("bugs"))
+
+
+@functools.cache
+def plan_of(assignment: str) -> Plan:
+    return source_of(assignment).plan()
+
+
+def expected_scores(assignment: str, variant: samples.Bug) -> dict[str, float]:
+    """Points per question ``variant`` must score, from the cases it names and the plan."""
+    return samples.expected_scores(variant, plan_of(assignment))
 
 
 def make_submission(assignment: str, replaced: dict[str, str] | None, folder: Path, name: str,
-                    extra_cells: list[str] = (), language: str = "en") -> Path:
+                    extra_cells: tuple[str, ...] = (), language: str = "en") -> Path:
     """The reference-filled notebook with ``replaced`` functions swapped in (None: the untouched stub)."""
     answers = {} if replaced is None else {
         **samples.reference_answers(source_of(assignment).module("reference")), **replaced}

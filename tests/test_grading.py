@@ -1,13 +1,15 @@
 """Every assignment's reference, untouched stub, realistic bugs and other correct solutions
 (solutions/*/bugs.py), graded for real by the hardened grader, all of them through one warm
 pool of workers (the batch's own ``Slots`` and ``grade_one``): the reference gets full marks,
-the stub 0, a bug loses exactly the points its entry states, on its own question only, another
-correct solution keeps full marks; and the otter test files' judge (the same runtime and checks,
-in process) agrees on every score."""
+the stub 0, a bug loses exactly the points of the cases it names (and keeps every other case),
+another correct solution keeps full marks; and the otter test files' judge (the same runtime and
+checks, in process) agrees on every score.  Every bug's source is checked quickly first: it
+compiles, defines what it replaces with the reference's signature, and names cases the plan has."""
 
 from __future__ import annotations
 
-import functools
+import ast
+import inspect
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,22 +23,18 @@ from course.grade.pool import Limits
 from course.build.samples import Bug
 from course.build.spec import slug
 from course.grade.submissions import collect
-from tests.grading import ASSIGNMENTS, autograder_zip, bugs_of, make_submission, question_points, source_of
+from tests.grading import (ASSIGNMENTS, autograder_zip, bugs_of, expected_scores, make_submission, plan_of,
+                           question_points, source_of)
 
 pytestmark = pytest.mark.xdist_group("bugs")
 
-REFERENCE, UNTOUCHED = Bug("the reference", "", "", {}), Bug("the untouched stub", "", "", {})
+REFERENCE, UNTOUCHED = Bug("the reference", "", {}), Bug("the untouched stub", "", {})
 VARIANTS = [(name, kind, variant) for name in ASSIGNMENTS
             for kind, variants in zip(("bug", "alternative"), bugs_of(name)) for variant in variants]
 
 
 def key(variant) -> tuple:
     return variant.name, variant.function
-
-
-@functools.cache
-def plan_of(name: str) -> dict:
-    return source_of(name).plan()
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +56,7 @@ def graded(tmp_path_factory):
                     label = slug(f"{kind} {variant.name}")
                     assert label not in labels, f"{name}: two variants named {variant.name!r}"
                     labels[label] = variant
-                    make_submission(name, {variant.function: variant.source}, root, label)
+                    make_submission(name, variant.answers, root, label, variant.cells)
             plan, digest = plans[name]
             for submission in collect(root):
                 variant = labels[Path(submission.source).parts[0]]
@@ -80,13 +78,12 @@ def test_the_reference_gets_full_marks_and_the_stub_zero(graded, name):
 
 @pytest.mark.parametrize("name, kind, variant", VARIANTS, ids=[f"{n}-{v.name}" for n, _, v in VARIANTS])
 def test_each_variant_scores_exactly_what_it_states(graded, name, kind, variant):
-    full = question_points(name)
+    full, expected = question_points(name), expected_scores(name, variant)
     if kind == "bug":
-        assert variant.expected, f"{variant.name}: say which question loses points"
-        assert all(variant.expected[q] < full[q] for q in variant.expected), f"{variant.name} loses nothing"
+        assert expected != full, f"{variant.name} loses nothing"
     else:
-        assert not variant.expected, f"{variant.name}: another correct solution keeps full marks"
-    assert graded[name][key(variant)] == {**full, **variant.expected}
+        assert not variant.fails, f"{variant.name}: another correct solution keeps full marks"
+    assert graded[name][key(variant)] == expected
 
 
 @pytest.mark.parametrize("name, kind, variant", VARIANTS, ids=[f"{n}-{v.name}" for n, _, v in VARIANTS])
@@ -94,7 +91,31 @@ def test_the_otter_tests_judge_each_variant_alike(graded, name, kind, variant):
     """The same runtime and checks, in process as the otter test files run them, on the
     questions that call the replaced function (the others keep full marks, checked above)."""
     plan = plan_of(name)
-    touched = {**plan, "questions": [q for q in plan["questions"] if variant.function in q["functions"]]}
+    touched = {**plan, "questions": [q for q in plan["questions"] if set(variant.answers) & set(q["functions"])]}
     in_process = samples.score_in_process(touched, samples.functions_with(source_of(name).module("reference"),
-                                                                          {variant.function: variant.source}))
+                                                                          variant.answers, variant.cells))
     assert in_process == {q: graded[name][key(variant)][q] for q in in_process}
+
+
+@pytest.mark.parametrize("name, kind, variant", VARIANTS, ids=[f"{n}-{v.name}" for n, _, v in VARIANTS])
+def test_each_variant_is_code_that_replaces_what_it_names(name, kind, variant):
+    """Fast, before any grading: each source handed in compiles, defines the function (or class)
+    it replaces, with the reference's parameters (a function may add parameters with defaults),
+    and every case it names is in the plan."""
+    reference = source_of(name).module("reference")
+    plan = plan_of(name)
+    for replaced, source in variant.answers.items():
+        assert samples.defined_name(source) == replaced, f"{variant.name}: the cell must define {replaced}"
+        mine = samples.functions_with(reference, {replaced: source})[replaced]
+        theirs = samples.functions_with(reference, {})[replaced]  # annotations read alike
+        if inspect.isclass(theirs):
+            assert inspect.isclass(mine), f"{variant.name}: {replaced} must be a class"
+            continue
+        ours, wanted = list(inspect.signature(mine).parameters.values()), list(inspect.signature(theirs).parameters.values())
+        assert ours[:len(wanted)] == wanted, f"{variant.name}: {replaced}'s parameters differ from the reference's"
+        assert all(p.default is not p.empty for p in ours[len(wanted):]), f"{variant.name}: an added parameter needs a default"
+    for cell in variant.cells:
+        ast.parse(cell)
+    failed = samples.failed_case_ids(variant, plan)  # raises on a case the plan lacks
+    assert bool(failed) == (kind == "bug")
+    assert len(set(variant.fails)) == len(variant.fails), f"{variant.name} names a case twice"

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = build.sources(ROOT, ["hw06_backprop"])[0]
 ref = SOURCE.module("reference")
 questions = SOURCE.module("questions")
-bugs = SOURCE.module("bugs")
+BUGS, ALTERNATIVES = samples.variants(SOURCE.module("bugs"))
 t = questions.t
 CLIP_APIS = ("torch.nn.utils.clip_grad_norm_", "torch.nn.utils.clip_grad_norm",
              "torch.nn.utils.clip_grads_with_norm_", "torch.nn.utils.get_total_norm")
@@ -460,7 +460,7 @@ def functions_with(source: str | None) -> dict:
 def test_a_hessian_built_by_torch_func_is_reported_as_forbidden(float64_default):
     the_plan = plan()
     guards.install_guards(guards.FULL_MATRIX_APIS + guards.DENSE_SOLVERS)
-    bug = next(b for b in bugs.BUGS if "torch.func.hessian" in b.name)
+    bug = next(b for b in BUGS if "torch.func.hessian" in b.name)
     functions = functions_with(bug.source)
     fixtures = load_fixtures(the_plan["fixtures"])
     q6 = next(q for q in the_plan["questions"] if q["name"] == "q6")

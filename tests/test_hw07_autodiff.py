@@ -30,7 +30,7 @@ NAME = "hw07_autodiff"
 SOURCE = build.sources(ROOT, [NAME])[0]
 ref = SOURCE.module("reference")
 questions = SOURCE.module("questions")
-bugs = SOURCE.module("bugs")
+BUGS, ALTERNATIVES = samples.variants(SOURCE.module("bugs"))
 t = questions.t
 
 
@@ -103,14 +103,14 @@ def test_the_deep_chain_needs_no_recursion_and_is_linear():
 
 def test_the_classic_mistakes_give_the_numbers_the_syllabus_names():
     # overwriting instead of accumulating: x*x + x gives 1 (the last write) or 3 (x*x's pair)
-    functions = samples.functions_with(ref, {"Node": next(b for b in bugs.BUGS if "overwrites" in b.name).source})
+    functions = samples.functions_with(ref, {"Node": next(b for b in BUGS if "overwrites" in b.name).source})
     assert functions["grad"](questions.used_twice, 3.0)[1][0].item() in (1.0, 3.0)
     # pushing running totals counts the first path of the exp/sigmoid diamond twice
-    functions = samples.functions_with(ref, {"Node": next(b for b in bugs.BUGS if "running total" in b.name).source})
+    functions = samples.functions_with(ref, {"Node": next(b for b in BUGS if "running total" in b.name).source})
     _, (gx, _) = functions["grad"](questions.exp_sigmoid_diamond, 1.0, 0.5)
     assert not math.isclose(gx.item(), 0.9418624914508613, rel_tol=1e-6)
     # the naive log-softmax is -inf at logits of 1000 (the naive softmax, inf / inf, is nan)
-    naive = next(b for b in bugs.BUGS if b.function == "log_softmax")
+    naive = next(b for b in BUGS if b.function == "log_softmax")
     namespace = samples.functions_with(ref, {"log_softmax": naive.source})
     assert not torch.isfinite(namespace["log_softmax"](t(1000, 1001, 1002).reshape(1, 3))).any()
     z = t(1000, 1001, 1002)
@@ -269,16 +269,15 @@ def test_plan_points_and_labels():
 @pytest.mark.slow
 def test_each_bug_loses_its_points_on_its_own_question_in_process():
     the_plan = plan()
-    full = {q["name"]: q["points"] for q in the_plan["questions"]}
-    for variant in bugs.BUGS + bugs.ALTERNATIVES:
-        scores = samples.score_in_process(the_plan, samples.functions_with(ref, {variant.function: variant.source}))
-        assert scores == {**full, **variant.expected}, variant.name
+    for variant in BUGS + ALTERNATIVES:
+        scores = samples.score_in_process(the_plan, samples.functions_with(ref, variant.answers, variant.cells))
+        assert scores == samples.expected_scores(variant, the_plan), variant.name
 
 
 # --- one independent correct notebook, graded for real ---------------------------------------
 
 def alternative_answers() -> dict[str, str]:
-    return {b.function: b.source for b in bugs.ALTERNATIVES}
+    return {b.function: b.source for b in ALTERNATIVES}
 
 
 def gradescope_run(notebook: Path, root: Path) -> dict:

@@ -12,8 +12,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.grading import (ASSIGNMENTS, bugs_of, course_grade, make_submission, otter_run, question_points,
-                           source_of, with_public_tests)
+from tests.grading import (ASSIGNMENTS, bugs_of, course_grade, expected_scores, make_submission, otter_run,
+                           question_points, source_of, with_public_tests)
 
 EDITIONS = [(name, language) for name in ASSIGNMENTS for language in source_of(name).languages()]
 # One Korean edition in the quick suite; every other one in the slow suite (.ci/run runs both).
@@ -82,10 +82,10 @@ def test_a_korean_notebook_is_graded_as_the_english_one_with_korean_feedback(nam
     for language in ("en", "ko"):
         paths[f"reference-{language}"] = make_submission(name, {}, folder, f"reference-{language}", language=language)
         make_submission(name, None, folder, f"untouched-{language}", language=language)
-        make_submission(name, {bug.function: bug.source}, folder, f"bug-{language}", language=language)
+        make_submission(name, bug.answers, folder, f"bug-{language}", bug.cells, language=language)
     ours = course_grade(name, folder, tmp_path / "graded")
     full = question_points(name)
-    for kind, expected in [("reference", full), ("untouched", {q: 0 for q in full}), ("bug", {**full, **bug.expected})]:
+    for kind, expected in [("reference", full), ("untouched", {q: 0 for q in full}), ("bug", expected_scores(name, bug))]:
         assert ours[f"{kind}-ko"].question_scores() == ours[f"{kind}-en"].question_scores() == expected, kind
     assert ours["bug-ko"].language == "ko" and ours["bug-en"].language == "en"
     page = (tmp_path / "graded" / "feedback" / f"{ours['bug-ko'].key}.html").read_text(encoding="utf-8")
