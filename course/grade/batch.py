@@ -27,7 +27,8 @@ from pathlib import Path
 from course import layout
 from course.outputs import export
 from course.files import write_atomic
-from course.grade.grading import grade_one, load_plan, plan_functions, plan_guards, read_digest, Slots  # noqa: F401
+from calc4ml_runtime.plan import all_cases, forbidden_apis, Plan
+from course.grade.grading import grade_one, load_plan, plan_functions, read_digest, Slots  # noqa: F401
 from course.layout import CourseError
 from course.grade.pool import hide_memory, Limits
 from course.results import Result
@@ -130,7 +131,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
     remove_stale_scratch()
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     os.chmod(scratch, 0o711)  # a student uid may reach its own folder (without a private root), list none
-    slots = Slots(max(1, workers), scratch, plan_guards(plan))
+    slots = Slots(max(1, workers), scratch, forbidden_apis(all_cases(plan)))
     if todo:
         slots.warm_up()
     problems: list[str] = []
@@ -178,7 +179,7 @@ def save(results_dir: Path, result: Result) -> None:
     write_atomic(results_dir / f"{result.key}.json", json.dumps(result.to_record(), indent=1, sort_keys=True))
 
 
-def write_outputs(results: list[Result], plan: dict, output: Path, roster: Path | None, lms_column: str | None,
+def write_outputs(results: list[Result], plan: Plan, output: Path, roster: Path | None, lms_column: str | None,
                   late_penalty: str | None, log) -> list[Result]:
     missing = sorted({"NO " + p for r in results for p in r.protections_missing})
     for line in missing:

@@ -21,8 +21,9 @@ import traceback
 from pathlib import Path
 
 from course.outputs import feedback
-from course.grade.grading import digest, grade_one, plan_guards, Slots
-from course.files import write_atomic
+from calc4ml_runtime.plan import all_cases, forbidden_apis
+from course.grade.grading import grade_one, Slots
+from course.files import digest, write_atomic
 from course.grade.judge import all_zero
 from course.grade.pool import hide_memory, Limits
 from course.results import Result, Status
@@ -47,7 +48,7 @@ def run(root: Path, limits: Limits | None = None) -> dict:
     else:
         scratch = Path(tempfile.mkdtemp(prefix="course-gradescope-"))
         os.chmod(scratch, 0o711)
-        slots = Slots(1, scratch, plan_guards(plan))
+        slots = Slots(1, scratch, forbidden_apis(all_cases(plan)))
         problems: list[str] = []
         try:
             result = grade_one(notebooks[0], plan, plan_digest, limits, slots, problems)

@@ -5,7 +5,6 @@ run; nothing here writes an LMS file, a gradebook or a report."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -14,6 +13,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
+from calc4ml_runtime.plan import Plan
+from course.files import digest
 from course.grade import protocol
 from course.outputs import similarity
 from course.grade.judge import all_zero, grade_notebook
@@ -23,26 +24,14 @@ from course.grade.submissions import Read, Submission
 from course.text import escape
 
 
-def digest(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(hashlib.sha256(part).digest())
-    return h.hexdigest()
-
-
-def load_plan(autograder: Path) -> tuple[dict, str]:
+def load_plan(autograder: Path) -> tuple[Plan, str]:
     data = autograder.read_bytes()
     with zipfile.ZipFile(autograder) as z:
         return json.loads(z.read("plan.json")), digest(data)
 
 
-def plan_functions(plan: dict) -> set[str]:
+def plan_functions(plan: Plan) -> set[str]:
     return {fn for q in plan["questions"] for fn in q["functions"]}
-
-
-def plan_guards(plan: dict) -> list[str]:
-    return sorted({api for q in plan["questions"] for c in q["cases"] for call in c["calls"]
-                   for api in call.get("forbid", ())})
 
 
 class Slots:
@@ -85,7 +74,7 @@ class Slots:
             self.workers.clear()
 
 
-def grade_one(s: Submission, plan: dict, plan_digest: str, limits: Limits, slots: Slots,
+def grade_one(s: Submission, plan: Plan, plan_digest: str, limits: Limits, slots: Slots,
               problems: list[str]) -> Result:
     """One submission, whatever happens: a Result, never an exception."""
     def fresh(raw_digest: str = "") -> Result:
@@ -121,5 +110,5 @@ def read_digest(read: Read, plan_digest: str) -> str:
     return digest(read.notebook if read.notebook is not None else read.problem.encode(), plan_digest.encode())
 
 
-def _zero(plan: dict, result: Result, status: Status, detail: str) -> Result:
+def _zero(plan: Plan, result: Result, status: Status, detail: str) -> Result:
     return all_zero(plan, result, status, protocol.clean(detail, 500), time.monotonic())
