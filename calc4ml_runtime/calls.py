@@ -101,12 +101,14 @@ def call(functions: dict[str, Any], spec: CallSpec, fixtures: dict[str, Any]) ->
 
 
 class CallFailed(Exception):
-    """A call raised, changed an input or called a forbidden API; the message says so, and
-    ``missing`` tells a function that is not defined at all."""
+    """A call raised, changed an input or called a forbidden API; the message says so.
+    ``missing``: the function is not defined at all; ``undefined``: the name a ``NameError``
+    inside it found undefined (Python's own ``NameError.name``).  Both are data, so that the
+    grader can blame the failed cell that should have defined the name without reading the message."""
 
-    def __init__(self, fn: str, message: str, missing: bool = False):
+    def __init__(self, fn: str, message: str, missing: bool = False, undefined: str | None = None):
         super().__init__(message)
-        self.fn, self.missing = fn, missing
+        self.fn, self.missing, self.undefined = fn, missing, undefined
 
 
 def run_case(functions: dict[str, Any], calls: list[CallSpec], fixtures: dict[str, Any]) -> list[Any]:
@@ -117,7 +119,9 @@ def run_case(functions: dict[str, Any], calls: list[CallSpec], fixtures: dict[st
             outputs.append(call(functions, spec, fixtures))
         except Exception as error:  # the student's error, described; the traceback stays here
             missing = isinstance(error, NameError) and spec["fn"] not in functions
-            raise CallFailed(spec["fn"], describe_error(spec["fn"], error), missing) from None
+            name = getattr(error, "name", None) if isinstance(error, NameError) else None
+            raise CallFailed(spec["fn"], describe_error(spec["fn"], error), missing,
+                             name if type(name) is str else None) from None
     return outputs
 
 

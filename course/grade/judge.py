@@ -187,8 +187,7 @@ def with_cause(error: protocol.CallError, errors: list[protocol.CellError], note
         return error.message if cell is None else messages._(
             "{fn} is missing because cell {cell} failed: {error}").format(fn=error.fn, cell=cell["cell"],
                                                                           error=cell["error"])
-    undefined = re.search(r"NameError: name '(\w+)' is not defined", error.message)
-    cell = blamed_cell(errors, notebook, undefined.group(1)) if undefined else None
+    cell = blamed_cell(errors, notebook, error.undefined) if error.undefined else None
     if cell is None:
         return error.message
     return error.message + " " + messages._("(a consequence of cell {cell}'s error: {error})").format(

@@ -20,7 +20,8 @@ Messages, in order:
                        (n: among the code cells, from 1; notes: what the cell runner skipped)
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
-                     | {"error": "...", "fn": "...", "missing": bool}
+                     | {"error": "...", "fn": "...", "missing": bool, "undefined": "name" | null}
+                       (missing: the function is not defined; undefined: the name a NameError in it named)
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ class CallError:
     fn: str
     message: str
     missing: bool
+    undefined: str | None = None  # the name a NameError inside the function found undefined
 
 
 def validate_outputs(message: object, calls: int) -> list[Any] | CallError:
@@ -213,7 +215,10 @@ def validate_outputs(message: object, calls: int) -> list[Any] | CallError:
     if isinstance(message, dict) and set(message) == {"outputs"} and isinstance(message["outputs"], list) \
             and len(message["outputs"]) == calls:
         return message["outputs"]
-    if isinstance(message, dict) and set(message) == {"error", "fn", "missing"} and isinstance(message["error"], str) \
-            and isinstance(message["fn"], str) and isinstance(message["missing"], bool):
-        return CallError(clean(message["fn"], 100), clean(message["error"], 1000), message["missing"])
+    if isinstance(message, dict) and set(message) == {"error", "fn", "missing", "undefined"} \
+            and isinstance(message["error"], str) and isinstance(message["fn"], str) \
+            and isinstance(message["missing"], bool) and isinstance(message["undefined"], (str, type(None))):
+        undefined = message["undefined"]
+        return CallError(clean(message["fn"], 100), clean(message["error"], 1000), message["missing"],
+                         None if undefined is None else clean(undefined, 100))
     raise ProtocolViolation("a malformed answer to a case")

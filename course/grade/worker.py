@@ -203,14 +203,16 @@ def _answer(text: str, scan: Callable[[str, int], tuple[Any, int]], write: Write
         audit("course.forbid", token, [api for call in forbidding for api in call["forbid"]], fn,
               forbidding[0].get("because", "call it"), language, box)
     if box:  # not safe to forbid now: the case fails with the reason, encoded by C alone
-        head = ('{"error":' + escape(fn + ": " + box[0]) + ',"fn":' + escape(fn) + ',"missing":false}').encode()
+        head = ('{"error":' + escape(fn + ": " + box[0]) + ',"fn":' + escape(fn)
+                + ',"missing":false,"undefined":null}').encode()
         data = prefix(head.__len__(), 0) + head
     else:
         enable_gc()
         try:
             data = _outputs(case["calls"], functions, fixtures)
         except BaseException as error:  # a student's object that fails even to describe itself
-            data = protocol.encode({"error": protocol.clean(type(error).__name__, 300), "fn": "?", "missing": False})
+            data = protocol.encode({"error": protocol.clean(type(error).__name__, 300), "fn": "?", "missing": False,
+                                    "undefined": None})
         finally:
             disable_gc()
             if forbidding:
@@ -226,10 +228,11 @@ def _outputs(calls: list[CallSpec], functions: dict[str, Any], fixtures: dict[st
         buffers: list[bytes] = []
         reply: dict = {"outputs": [values.pack(value, buffers) for value in outputs]}
     except CallFailed as failure:
-        reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing}, []
+        reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing,
+                          "undefined": failure.undefined}, []
     except BaseException as error:  # SystemExit from a student's function, say
         reply, buffers = {"error": protocol.clean(f"{type(error).__name__}: {error}", 300), "fn": "?",
-                          "missing": False}, []
+                          "missing": False, "undefined": None}, []
     try:
         return protocol.encode(reply, buffers)
     except (ValueError, TypeError):  # a value JSON cannot carry
