@@ -125,7 +125,7 @@ def test_in_korean():
     ran = feedback.gradescope_results(result, PLAN)["tests"][0]["output"]
     assert "셀 2" in ran and "raised" not in ran and "consequence" not in ran, ran
     with feedback.language("ko"):
-        missing = with_cause("x", "sigmoid_grad", True, ready(NEW_SHAPE), NOTEBOOK)
+        missing = with_cause(CallError("sigmoid_grad", "x", True), ready(NEW_SHAPE), NOTEBOOK)
     assert "셀 2" in missing and "missing" not in missing, missing
 
 
