@@ -68,6 +68,7 @@ def _snapshot(args: list[Any], kwargs: dict[str, Any], params: list[str]) -> Sna
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
+    """A tensor's raw bytes, so that comparing them treats NaN as equal to itself."""
     return t.detach().contiguous().reshape(-1).view(torch.uint8)
 
 

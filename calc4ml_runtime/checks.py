@@ -84,6 +84,7 @@ def _hint(got: Any, wanted: str) -> str:
 
 
 def _fmt(x: Any) -> str:
+    """A value as a message shows it: a small tensor's entries, a large one's shape only."""
     if isinstance(x, torch.Tensor):
         return str(x.tolist()) if x.numel() <= 12 else _("a tensor of shape {shape}").format(shape=tuple(x.shape))
     if isinstance(x, float):
