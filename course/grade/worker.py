@@ -197,6 +197,7 @@ def _answer(text: str, scan: Callable[[str, int], tuple[Any, int]], write: Write
     collector off), and a thread of the notebook's would make the vault refuse the forbid."""
     case, token = scan(text, 0)[0], [pipe]
     box: list[str] = []  # the vault puts here why it refuses to forbid now
+    # computed here, not by plan.forbidden_apis: no global may be looked up before the forbid
     forbidding = [call for call in case["calls"] if call.get("forbid")]
     if forbidding:
         fn = forbidding[0]["fn"]
