@@ -5,9 +5,10 @@ were, since grading never needs them.  Standard library only: the worker imports
 
 from __future__ import annotations
 
-import hashlib
 import symtable
 from typing import Callable
+
+from course import files
 
 # Calls that change a global setting: a cell making one is never a mere demonstration.
 SETTINGS = ("set_default_dtype", "set_default_device", "set_grad_enabled", "use_deterministic_algorithms",
@@ -33,7 +34,8 @@ def demonstrations(blocks: list[str]) -> list[int]:
     """The code blocks of the prose that only demonstrate (plots, experiments, printouts): they
     bind no name that a block which is not a demonstration reads, and change no global setting.
     The hardened grader skips them when a student left them unchanged: grading never needs them."""
-    found, needed = [], set()
+    found: list[int] = []
+    needed: set[str] = set()
     for index in range(len(blocks) - 1, -1, -1):
         bound, read = names(blocks[index])
         if index > 0 and not bound & needed and not any(setting in blocks[index] for setting in SETTINGS):
@@ -43,12 +45,18 @@ def demonstrations(blocks: list[str]) -> list[int]:
     return sorted(found)
 
 
+def digest(source: str) -> str:
+    """How the plan names a demonstration cell (``Plan["demonstrations"]``): the build and the
+    graders must agree on it byte for byte."""
+    return files.sha256(source.encode())
+
+
 def runnable(cells: list[tuple[int, str]], skippable: set[str],
              as_python: Callable[[str], str] = lambda source: source) -> list[tuple[int, str]]:
     """The cells to run: all but the course's demonstrations left unchanged (``skippable`` holds
-    their sha256), unless a cell that runs reads a name one of them binds.  ``as_python``: the
+    their ``digest``), unless a cell that runs reads a name one of them binds.  ``as_python``: the
     Python a cell runs as (Jupyter's magics are not Python)."""
-    skip = [hashlib.sha256(source.encode()).hexdigest() in skippable for _, source in cells]
+    skip = [digest(source) in skippable for _, source in cells]
     try:
         parsed = [names(as_python(source)) for _, source in cells]
     except (SyntaxError, ValueError, RecursionError, MemoryError):

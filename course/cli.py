@@ -121,13 +121,13 @@ def write_outputs(results: list[Result], output: Path, roster: Path | None, lms_
     """Gradebook, LMS file, feedback, Gradescope files and report for the results in ``output``."""
     from course.grade import batch
     from course.outputs import export
+    from course.outputs.export import missing_protections
     from course.text import escape
 
-    missing = sorted({"NO " + p for r in results for p in r.protections_missing})
-    for line in missing:
-        log(f"warning: a protection is missing on this machine: {escape(line)}")
+    for protection in missing_protections(results):
+        log(f"warning: a protection is missing on this machine: {escape(protection)}")
     for line in export.write_all(results, batch.saved_plan(output), output, roster, lms_column=lms_column,
-                                 late_penalty=late_penalty, protections_missing=missing):
+                                 late_penalty=late_penalty):
         log(escape(line))
 
 

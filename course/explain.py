@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 from calc4ml_runtime import messages
 from calc4ml_runtime.messages import _
+from calc4ml_runtime.plan import Plan
 from course.results import CaseResult, Result, Status
 from course.text import clean
 
@@ -100,12 +101,12 @@ def case_message(case: CaseResult) -> str:
     return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + " …"
 
 
-def questions(result: Result, plan: dict) -> list[dict]:
+def questions(result: Result, plan: Plan) -> list[dict]:
     """Per question, in the plan's order: its points, its cases and how each went, with titles
     and labels in the result's language (the plan's ``translations``)."""
     lang = result.language or "en"
-    translated = plan.get("translations", {}).get(lang, {})
-    titles, labels = translated.get("titles", {}), translated.get("labels", {})
+    translated = plan.get("translations", {}).get(lang)
+    titles, labels = (translated["titles"], translated["labels"]) if translated else ({}, {})
     ran = result.status not in (Status.NOT_A_NOTEBOOK, Status.GRADER_ERROR)
     found = []
     for n, q in enumerate(plan["questions"], start=1):

@@ -22,6 +22,10 @@ import io
 import re
 import tokenize
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from calc4ml_runtime.plan import Plan
 
 PACKAGE = Path(__file__).resolve().parent
 RUNTIME = PACKAGE.parent / "calc4ml_runtime"  # installed beside ``course``, as in the repository
@@ -32,7 +36,8 @@ class Catalogue:
     """Messages of one language: an assignment's, falling back to the course's."""
 
     def __init__(self, language: str, messages: dict[str, str] | None = None):
-        self.language, self.messages, self.missing = language, messages or {}, []
+        self.language, self.messages = language, messages or {}
+        self.missing: list[str] = []  # asked for and not translated: the build lists them
 
     def gettext(self, message: str) -> str:
         if self.language == "en" or not message:
@@ -51,7 +56,9 @@ def read_po(path: Path) -> dict[str, str]:
         return {}
     with open(path, "rb") as f:
         catalog = babel_read_po(f)
-    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
+    # the course has no plural messages (whose id is a tuple)
+    return {m.id: m.string for m in catalog
+            if isinstance(m.id, str) and isinstance(m.string, str) and m.id and m.string and not m.fuzzy}
 
 
 _course_cache: dict[str, dict[str, str]] = {}
@@ -98,7 +105,7 @@ def stale_course_catalogues(root: Path) -> list[str]:
             if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").read_bytes() != compile_mo(po)]
 
 
-def with_translations(plan: dict, language: str, catalogue: Catalogue) -> dict:
+def with_translations(plan: Plan, language: str, catalogue: Catalogue) -> Plan:
     """The plan, carrying the question titles and case labels in ``language`` (for feedback)."""
     if language == "en":
         return plan
@@ -162,7 +169,8 @@ DIRECTIVE = re.compile(r"^<!--\s*(question|solution|end question)\s*(\S*)\s*-->\
 
 def skeleton(prose: str) -> list[str]:
     """What a translation must keep: directives and code blocks, in order."""
-    found, code = [], None
+    found: list[str] = []
+    code: list[str] | None = None  # the lines of the code block being read, if any
     for line in prose.splitlines():
         fence = FENCE.match(line)
         if code is not None:
@@ -173,8 +181,8 @@ def skeleton(prose: str) -> list[str]:
                 code.append(line)
         elif fence and fence.group(1) == "python":
             code = []
-        elif DIRECTIVE.match(line):
-            found.append("directive: " + " ".join(DIRECTIVE.match(line).groups()).strip())
+        elif directive := DIRECTIVE.match(line):
+            found.append("directive: " + " ".join(directive.groups()).strip())
     return found
 
 
@@ -190,16 +198,17 @@ def check_parity(english: str, translated: str, name: str) -> None:
         raise ValueError(f"{name}: {len(theirs)} code cells and directives, the English source has {len(ours)}")
 
 
-def class_docstrings(cls) -> list[str]:
+def class_docstrings(cls: type) -> list[str]:
     """A class's docstring and its own methods' (a stubbed class: the student's methods)."""
     docs = [cls.__doc__] + [getattr(member, "__doc__", None) for member in vars(cls).values()
                             if inspect.isfunction(member) or isinstance(member, property)]
     return [inspect.cleandoc(doc) for doc in docs if doc]
 
 
-def content_messages(questions: list, reference, prose: str) -> list[str]:
-    """Every string of an assignment that a translation covers (for ``course translate``)."""
-    found = []
+def content_messages(questions: list[Any], reference: ModuleType, prose: str) -> list[str]:
+    """Every string of an assignment that a translation covers (for ``course translate``);
+    ``questions``: its ``course.build.spec.Question``s."""
+    found: list[str] = []
     for q in questions:
         found.append(q.title)
         found += [c.label for c in q.cases]

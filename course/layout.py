@@ -9,6 +9,7 @@ installed package (``pip install .``) and from any subfolder.
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -37,12 +38,8 @@ def autograder_zip(root: Path, assignment: str) -> Path:
 
 def pins(root: Path) -> dict[str, str]:
     """Package name -> its exact requirement, from ``pyproject.toml``'s dependencies."""
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        import tomli as tomllib
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    found = {}
+    found: dict[str, str] = {}
     for requirement in project["dependencies"]:
         name = re.split(r"[=<>!~;\[ ]", requirement, maxsplit=1)[0].lower()
         found[name] = requirement.split(";")[0].strip()

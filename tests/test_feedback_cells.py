@@ -10,8 +10,10 @@ import json
 
 import pytest
 
+from calc4ml_runtime.calls import CallFailed, run_case
 from course import explain
 from course.grade import gradescope, protocol
+from course.grade.protocol import CallError
 from course.outputs import feedback
 from course.grade.batch import load_plan
 from course.grade.judge import Notebook, with_cause
@@ -65,15 +67,33 @@ def test_the_cause_and_its_consequences_in_words():
 
 def test_a_missing_function_or_a_name_error_says_which_cell_failed():
     errors = ready(NEW_SHAPE)
-    missing = with_cause("sigmoid_grad is not defined: run the cell that defines it", "sigmoid_grad", True, errors,
-                         NOTEBOOK)
+    missing = with_cause(CallError("sigmoid_grad", "sigmoid_grad is not defined: run the cell that defines it", True),
+                         errors, NOTEBOOK)
     assert missing == "sigmoid_grad is missing because cell 2 failed: ModuleNotFoundError: No module named 'tqdm'"
-    raised = with_cause("sigmoid_grad raised NameError: name 'tqdm' is not defined", "sigmoid_grad", False, errors,
-                        NOTEBOOK)
+    raised = with_cause(CallError("sigmoid_grad", "sigmoid_grad raised NameError: name 'tqdm' is not defined", False,
+                                  "tqdm"), errors, NOTEBOOK)
     assert raised.endswith("(a consequence of cell 2's error: ModuleNotFoundError: No module named 'tqdm')")
-    assert with_cause("relu_grad raised ValueError: no", "relu_grad", False, errors, NOTEBOOK) == \
+    assert with_cause(CallError("relu_grad", "relu_grad raised ValueError: no", False), errors, NOTEBOOK) == \
         "relu_grad raised ValueError: no"
-    assert with_cause("f is not defined", "f", True, [], NOTEBOOK) == "f is not defined"
+    assert with_cause(CallError("f", "f is not defined", True), [], NOTEBOOK) == "f is not defined"
+
+
+def test_the_undefined_name_travels_as_data_from_the_student_side():
+    """The name comes from Python's ``NameError.name``, through the channel, not from the message's words."""
+    namespace: dict = {}
+    exec("def sigmoid_grad(x):\n    return tqdm(x)\n\ndef own(x):\n    raise NameError(\"name 'tqdm' is not defined\")",
+         namespace)
+    failures = []
+    for fn in ("sigmoid_grad", "own", "absent"):
+        with pytest.raises(CallFailed) as failed:
+            run_case(namespace, [{"fn": fn, "args": [1.0]}], {})
+        failures.append(failed.value)
+    assert [(f.missing, f.undefined) for f in failures] == [(False, "tqdm"), (False, None), (True, None)]
+    wire = json.loads(protocol.encode({"error": str(failures[0]), "fn": failures[0].fn, "missing": False,
+                                       "undefined": failures[0].undefined})[6:])
+    assert protocol.validate_outputs(wire, 1) == CallError("sigmoid_grad", str(failures[0]), False, "tqdm")
+    with pytest.raises(protocol.ProtocolViolation):
+        protocol.validate_outputs({**wire, "undefined": 3}, 1)
 
 
 def result_with(errors: list[dict], language: str = "en", status: Status = Status.CELL_ERRORS) -> Result:
@@ -107,7 +127,7 @@ def test_in_korean():
     ran = gradescope.results_json(result, PLAN)["tests"][0]["output"]
     assert "셀 2" in ran and "raised" not in ran and "consequence" not in ran, ran
     with explain.language("ko"):
-        missing = with_cause("x", "sigmoid_grad", True, ready(NEW_SHAPE), NOTEBOOK)
+        missing = with_cause(CallError("sigmoid_grad", "x", True), ready(NEW_SHAPE), NOTEBOOK)
     assert "셀 2" in missing and "missing" not in missing, missing
 
 

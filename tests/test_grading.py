@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from course.build import samples
-from course.grade.batch import grade_one, load_plan, plan_guards, Slots
+from calc4ml_runtime.plan import all_cases, forbidden_apis
+from course.grade.batch import grade_one, load_plan, Slots
 from course.grade.pool import Limits
 from course.build.samples import Bug
 from course.build.spec import slug
@@ -42,7 +43,7 @@ def graded(tmp_path_factory):
     """Per assignment: scores per question of each variant."""
     plans = {name: load_plan(autograder_zip(name)) for name in ASSIGNMENTS}
     scratch = Path(tempfile.mkdtemp(prefix="course-tests-"))
-    slots = Slots(2, scratch, sorted({api for plan, _ in plans.values() for api in plan_guards(plan)}))
+    slots = Slots(2, scratch, forbidden_apis(case for plan, _ in plans.values() for case in all_cases(plan)))
     slots.warm_up()
     jobs = []
     with ThreadPoolExecutor(2) as pool:

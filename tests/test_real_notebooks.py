@@ -21,7 +21,8 @@ import pytest
 
 from calc4ml_runtime import messages
 from course.grade import execute
-from course.grade.batch import load_plan, plan_guards
+from calc4ml_runtime.plan import all_cases, forbidden_apis
+from course.grade.batch import load_plan
 from course.grade.judge import grade_notebook, read_notebook, Session
 from course.grade.pool import Limits, Worker
 from course.results import Result, Status
@@ -105,7 +106,7 @@ def grader():
     """Grade a notebook with one warm worker: (result, the ready message's cell errors, notes)."""
     plan, _ = load_plan(autograder_zip(ASSIGNMENT))
     with tempfile.TemporaryDirectory() as scratch:
-        worker = Worker(0, Path(scratch), plan_guards(plan))
+        worker = Worker(0, Path(scratch), forbidden_apis(all_cases(plan)))
         messages.set_language("en")
 
         def grade(raw: bytes) -> tuple[Result, list, list[str]]:

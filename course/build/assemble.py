@@ -19,7 +19,6 @@ digits), the committed plan is kept, so a build never differs because of the mac
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import json
@@ -30,6 +29,8 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterator
 
 import nbformat
 import torch
@@ -50,7 +51,7 @@ DRIFT = {"float64": 1e-12, "float32": 1e-6, "float16": 1e-3, "bfloat16": 1e-2}
 
 
 @contextlib.contextmanager
-def reproducible():
+def reproducible() -> Iterator[None]:
     """One thread for torch: LAPACK and BLAS on several threads may sum in another order."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -65,8 +66,11 @@ class Source:
     name: str
     folder: Path
 
-    def module(self, stem: str):
+    def module(self, stem: str) -> ModuleType:
+        """``solutions/<name>/<stem>.py``, imported (under a name of its own, so assignments never clash)."""
         spec = importlib.util.spec_from_file_location(f"solutions_{self.name}_{stem}", self.folder / f"{stem}.py")
+        if spec is None or spec.loader is None:
+            raise CourseError(f"cannot import {self.folder / f'{stem}.py'}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # inspect finds a class's source through its module
         with reproducible():
@@ -107,7 +111,7 @@ def committed_plan(root: Path, name: str) -> Plan | None:
         return None
 
 
-def plan_drift(fresh, committed, path: str = "plan", in_expected: bool = False, scale: float = 0.0,
+def plan_drift(fresh: Any, committed: Any, path: str = "plan", in_expected: bool = False, scale: float = 0.0,
                dtype: str = "float64") -> str | None:
     """Where ``fresh`` differs from ``committed`` by more than rounding (``DRIFT``, for expected
     values only; inputs, labels, points and shapes must be equal), or None."""
@@ -147,18 +151,18 @@ def stable_plan(source: Source, root: Path) -> Plan:
     plan = source.plan()
     committed = committed_plan(root, source.name)
     if committed is not None:
-        comparable = {k: v for k, v in committed.items() if k in plan}
+        comparable = {k: v for k, v in committed.items() if k in plan}  # without what is added below
         if comparable.keys() == plan.keys() and plan_drift(plan, comparable) is None:
-            plan = comparable
-    skippable = set()
+            plan = Plan(assignment=committed["assignment"], fixtures=committed["fixtures"],
+                        questions=committed["questions"])
+    skippable: set[str] = set()
     for language in source.languages():
         catalogue = i18n.content_catalogue(source.folder, language)
         plan = i18n.with_translations(plan, language, catalogue)
         blocks = [block[len("code:\n"):] for block in i18n.skeleton(source.prose(language))
                   if block.startswith("code:\n")]
-        skippable |= {hashlib.sha256(i18n.translate_code(blocks[i], catalogue).encode()).hexdigest()
-                      for i in cells.demonstrations(blocks)}
-        skippable.add(hashlib.sha256(colab_cell(source, root, plan, language, catalogue).encode()).hexdigest())
+        skippable |= {cells.digest(i18n.translate_code(blocks[i], catalogue)) for i in cells.demonstrations(blocks)}
+        skippable.add(cells.digest(colab_cell(source, root, plan, language, catalogue)))
     return {**plan, "demonstrations": sorted(skippable)}
 
 
@@ -318,14 +322,15 @@ def autograder_files(root: Path, plan: Plan, otter_config: dict, catalogues: dic
     return files
 
 
-def build(root: Path, only: list[str] | None = None, log=print, out: Path | None = None) -> None:
+def build(root: Path, only: list[str] | None = None, log: Callable[[str], object] = print,
+          out: Path | None = None) -> None:
     """Build every assignment under ``root`` (or ``only`` those); write into ``out`` (default
     ``root``), keeping ``root``'s committed plans where they differ only by rounding."""
     out = out or root
     catalogues = i18n.course_catalogues(root)
     for source in sources(root, only):
         plan = stable_plan(source, root)
-        otter_config = None
+        otter_config: dict[str, Any] = {}  # otter assign's, from the first (English) edition
         for language in source.languages():
             if language != "en":
                 try:
@@ -366,7 +371,7 @@ def build(root: Path, only: list[str] | None = None, log=print, out: Path | None
             log(line)
 
 
-def points_table(plan: dict) -> list[str]:
+def points_table(plan: Plan) -> list[str]:
     """One line per question: its points and cases, so that the instructor sees the weighting
     the build has just fixed, question by question."""
     width = max(len(q["title"]) for q in plan["questions"])

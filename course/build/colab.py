@@ -25,7 +25,6 @@ in Colab's working folder), so the init cell passes the path everywhere else onl
 
 from __future__ import annotations
 
-import hashlib
 import os
 import string
 from pathlib import Path
@@ -35,6 +34,7 @@ import nbformat
 
 from course import i18n, layout
 from course.build import links
+from course.files import sha256
 from course.layout import CourseError
 
 ENVIRONMENT = "CALC4ML_PUBLISHED"
@@ -155,7 +155,7 @@ def setup_cell(root: Path, name: str, language: str, support: dict[str, bytes], 
     pins = layout.pins(root)
     url = f"{published(root)}/{relative_path(name, language)}.zip"
     packages = {module: pins[package] for module, package in COLAB_PACKAGES[language].items()}
-    files = "\n".join(f"        {path!r}: {hashlib.sha256(data).hexdigest()!r},"
+    files = "\n".join(f"        {path!r}: {sha256(data)!r},"
                       for path, data in sorted(support.items()))
     messages = {
         "http": _("The course's files are not at {url} (HTTP {status}). Tell your instructor; meanwhile, "

@@ -1,10 +1,12 @@
 """Fixtures that several assignments share.  Like every fixture, each is a module-level def
 that uses only torch and math: the build ships its source to the graders."""
 
+from typing import Any
+
 import torch
 
 
-def sketch(outputs, inputs, _directions={}):
+def sketch(outputs: list[Any], inputs: list[Any], _directions: dict[int, torch.Tensor] = {}) -> Any:
     """Compare a huge vector through 8 fixed random projections and its norm.
 
     The cost checks run on n in the hundreds of thousands; shipping the whole expected vector

@@ -17,6 +17,8 @@ import ast
 import inspect
 import re
 import textwrap
+from types import ModuleType
+from typing import Any
 
 import nbformat
 
@@ -26,7 +28,10 @@ DIRECTIVE = re.compile(r"^<!--\s*(question|solution|end question)\s*(\S*)\s*-->\
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
-def _markdown(text: str) -> list:
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _markdown(text: str) -> list[nbformat.NotebookNode]:
     text = text.strip("\n")
     return [nbformat.v4.new_markdown_cell(text)] if text.strip() else []
 
@@ -35,40 +40,44 @@ def _raw(text: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_raw_cell(text)
 
 
-def stub_source(obj, catalogue: i18n.Catalogue | None = None) -> str:
+def stub_source(obj: Any, catalogue: i18n.Catalogue | None = None) -> str:
     """A function's signature and docstring (translated), its body as the solution, a raising
     stub as prompt.  A class is given as it is, except each method with a docstring: those are
     the student's, stubbed the same way (the class docstring is translated too)."""
     source = textwrap.dedent(inspect.getsource(obj))
     node = ast.parse(source).body[0]
     lines = source.splitlines()
+    if not isinstance(node, Definition):
+        raise TypeError(f"{obj!r} is not a function or a class")
     if not isinstance(node, ast.ClassDef):
         return "\n".join(_stubbed(lines, node, 0, len(lines), obj.__name__, catalogue))
     for child in reversed(node.body):
         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(child) is not None:
-            lines[child.lineno - 1: child.end_lineno] = _stubbed(lines, child, child.lineno - 1, child.end_lineno,
-                                                                  f"{obj.__name__}.{child.name}", catalogue)
+            end = child.end_lineno or child.lineno  # always set by ast.parse
+            lines[child.lineno - 1: end] = _stubbed(lines, child, child.lineno - 1, end,
+                                                    f"{obj.__name__}.{child.name}", catalogue)
     if ast.get_docstring(node) is not None:
         doc = node.body[0]
         lines[doc.lineno - 1: doc.end_lineno] = _docstring_lines(lines, node, catalogue)
     return "\n".join(lines)
 
 
-def _docstring_lines(lines: list[str], node, catalogue: i18n.Catalogue | None) -> list[str]:
+def _docstring_lines(lines: list[str], node: Definition, catalogue: i18n.Catalogue | None) -> list[str]:
     """The lines of ``node``'s docstring, translated."""
     doc = node.body[0]
     original = lines[doc.lineno - 1: doc.end_lineno]
     if catalogue is None or catalogue.language == "en":
         return original
     indent = " " * doc.col_offset
-    translated = catalogue.gettext(inspect.cleandoc(ast.get_docstring(node, clean=False))).splitlines()
+    translated = catalogue.gettext(inspect.cleandoc(ast.get_docstring(node, clean=False) or "")).splitlines()
     opening = original[0].strip()
     prefix = opening[: opening.index('"')]  # r for docstrings with LaTeX backslashes
     return [f'{indent}{prefix}"""{translated[0]}', *[f"{indent}{line}".rstrip() for line in translated[1:]],
             f'{indent}"""']
 
 
-def _stubbed(lines: list[str], node, start: int, end: int, name: str, catalogue: i18n.Catalogue | None) -> list[str]:
+def _stubbed(lines: list[str], node: Definition, start: int, end: int, name: str,
+             catalogue: i18n.Catalogue | None) -> list[str]:
     """``lines[start:end]``, the definition of ``node``, with its body as the solution."""
     has_docstring = ast.get_docstring(node, clean=False) is not None
     first_body = node.body[1] if has_docstring else node.body[0]
@@ -87,10 +96,15 @@ def _stubbed(lines: list[str], node, start: int, end: int, name: str, catalogue:
     ]
 
 
-def master_cells(prose: str, questions: dict, reference, catalogue: i18n.Catalogue) -> list:
-    """Cells of the master notebook, without the assignment config cell."""
+def master_cells(prose: str, questions: dict[str, Any], reference: ModuleType,
+                 catalogue: i18n.Catalogue) -> list[nbformat.NotebookNode]:
+    """Cells of the master notebook, without the assignment config cell (``questions``: name ->
+    ``spec.Question``)."""
     _ = catalogue.gettext
-    cells, buffer, code, open_question = [], [], None, None
+    cells: list[nbformat.NotebookNode] = []
+    buffer: list[str] = []  # Markdown lines not yet in a cell
+    code: list[str] | None = None  # the lines of the code block being read, if any
+    open_question: str | None = None
     for number, line in enumerate(prose.splitlines(), 1):
         fence = FENCE.match(line)
         if code is not None:

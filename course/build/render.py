@@ -11,10 +11,11 @@ compiled message catalogues.  A failure raises ``CheckFailure`` from inside
 from __future__ import annotations
 
 import pprint
+from typing import Any, Iterator
 from pathlib import Path
 
 import calc4ml_runtime
-from calc4ml_runtime.plan import Plan, QuestionSpec
+from calc4ml_runtime.plan import CaseSpec, Plan, QuestionSpec
 
 RUNTIME = Path(calc4ml_runtime.__file__).resolve().parent  # copied verbatim
 SUPPORT = "calc4ml_runtime"
@@ -58,10 +59,10 @@ def test_file(plan: Plan, question: QuestionSpec, public_only: bool, language: s
               labels: dict[str, str] | None = None, title: str | None = None) -> str:
     """One question's test file; ``labels`` (case id -> label) and ``title`` translate it."""
     labels = labels or {}
-    cases = [{**c, "label": labels.get(c["id"], c["label"])} for c in question["cases"]
-             if not (public_only and c["hidden"])]
+    cases: list[CaseSpec] = [{**c, "label": labels.get(c["id"], c["label"])} for c in question["cases"]
+                             if not (public_only and c["hidden"])]
     used = {c["post"] for c in cases} | {a["fn"] for c in cases for call in c["calls"]
-                                         for a in _walk(call["args"] + list(call["kwargs"].values()))
+                                         for a in _walk(call["args"] + list(call.get("kwargs", {}).values()))
                                          if isinstance(a, dict) and "fn" in a}
     fixtures = {name: src for name, src in plan["fixtures"].items() if name in used}
     parts = [
@@ -80,7 +81,8 @@ def test_file(plan: Plan, question: QuestionSpec, public_only: bool, language: s
     return "".join(parts)
 
 
-def _walk(items):
+def _walk(items: list[Any]) -> Iterator[Any]:
+    """Every argument description, and those nested in a tuple's or a list's."""
     for item in items:
         yield item
         if isinstance(item, dict):

@@ -163,7 +163,7 @@ def fill(student: Path | nbformat.NotebookNode, answers: dict[str, str],
     return nb
 
 
-def reference_answers(reference_module) -> dict[str, str]:
+def reference_answers(reference_module: ModuleType) -> dict[str, str]:
     """Every public function and class of a reference module, as source text."""
     return {name: textwrap.dedent(inspect.getsource(fn))
             for name, fn in vars(reference_module).items()
@@ -184,20 +184,20 @@ def write(nb: nbformat.NotebookNode, path: Path) -> Path:
     return path
 
 
-def functions_with(reference_module, replaced: dict[str, str], cells: Sequence[str] = ()) -> dict:
+def functions_with(reference_module: ModuleType, replaced: dict[str, str], cells: Sequence[str] = ()) -> dict[str, Any]:
     """The reference's functions with some replaced by source text, then ``cells`` run, as a
     notebook defines them."""
     import math
 
     import torch
     namespace: dict = {"__name__": "__main__", "math": math, "torch": torch}
-    exec(compile(inspect.getsource(reference_module), reference_module.__file__, "exec"), namespace)
+    exec(compile(inspect.getsource(reference_module), inspect.getfile(reference_module), "exec"), namespace)
     for source in [*replaced.values(), *cells]:
         exec(source, namespace)
     return namespace
 
 
-def score_in_process(plan: dict, functions: dict) -> dict[str, float]:
+def score_in_process(plan: Plan, functions: dict[str, Any]) -> dict[str, float]:
     """Points per question, judged here without a sandbox or otter: a quick check for authors
     (the tests grade the same variants for real with both graders)."""
     import torch
@@ -205,9 +205,9 @@ def score_in_process(plan: dict, functions: dict) -> dict[str, float]:
     from calc4ml_runtime import guards
     from calc4ml_runtime.calls import CallFailed, load_fixtures, run_case
     from calc4ml_runtime import checks
+    from calc4ml_runtime.plan import all_cases, forbidden_apis
 
-    guards.install_guards({api for q in plan["questions"] for c in q["cases"] for call in c["calls"]
-                            for api in call.get("forbid", ())})
+    guards.install_guards(forbidden_apis(all_cases(plan)))
     fixtures = load_fixtures(plan["fixtures"])
     scores: dict[str, float] = {}
     dtype = torch.get_default_dtype()

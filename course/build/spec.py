@@ -26,7 +26,7 @@ import torch
 
 from calc4ml_runtime import checks, values
 from calc4ml_runtime.calls import load_fixtures, run_case
-from calc4ml_runtime.plan import CallSpec, Plan
+from calc4ml_runtime.plan import CallSpec, CaseSpec, Plan
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,8 @@ class Random:
     shape: tuple[int, ...]
     high: int = 0
 
-    def spec(self) -> dict:
+    def spec(self) -> dict[str, Any]:
+        """The plain-data description a grader draws the same tensor from (``calls.materialize``)."""
         if self.kind == "randn":
             return {"randn": self.seed, "shape": list(self.shape), "dtype": "float64"}
         return {"randint": self.seed, "shape": list(self.shape), "high": self.high}
@@ -65,7 +66,7 @@ class Case:
 
     - ``label``: what is checked, in the student's words; unique within its question, shown in
       feedback (and translated: it is a catalogue message).
-    - ``calls``: the student calls it makes, usually one.
+    - ``calls``: the student calls it makes, usually one (given alone or as a list; ``call_list``).
     - ``weight``: its share of the question's points (default 1).
     - ``public``: students run it with ``grader.check``; the rest are hidden until grading.
     - ``tol``: a key of ``checks.TOLERANCES``.
@@ -81,13 +82,15 @@ class Case:
     public: bool = False
     tol: str = "exact"
     expected: Any = None
-    post: Callable | None = None
+    post: Callable[[list[Any], list[Any]], Any] | None = None
 
-    def __post_init__(self):
-        if isinstance(self.calls, Call):
-            self.calls = [self.calls]
+    def __post_init__(self) -> None:
         if self.tol not in checks.TOLERANCES:
             raise ValueError(f"{self.label}: unknown tolerance {self.tol!r}")
+
+    @property
+    def call_list(self) -> list[Call]:
+        return [self.calls] if isinstance(self.calls, Call) else self.calls
 
 
 @dataclass
@@ -111,7 +114,7 @@ class Question:
 
     @property
     def functions(self) -> list[str]:
-        return sorted({call.fn for c in self.cases for call in c.calls})
+        return sorted({call.fn for c in self.cases for call in c.call_list})
 
     def case_points(self) -> list[float]:
         """Each case's points: the question's points shared by weight, in quarter points."""
@@ -133,11 +136,11 @@ class PlanError(ValueError):
 
 def compile_plan(assignment: str, questions: list[Question], reference: Any) -> Plan:
     """Grade the reference on every case and return the plan (plain JSON data)."""
-    found: dict[str, Callable] = {}
+    found: dict[str, Callable[..., Any]] = {}
     functions = {name: getattr(reference, name) for q in questions for name in q.functions}
-    described = []
+    described: list[tuple[Question, Case, str, float, list[CallSpec]]] = []
     for q in questions:
-        ids = set()
+        ids: set[str] = set()
         for case, points in zip(q.cases, q.case_points()):
             case_id = slug(case.label)
             if case_id in ids:
@@ -145,15 +148,15 @@ def compile_plan(assignment: str, questions: list[Question], reference: Any) -> 
             ids.add(case_id)
             if case.post is not None:
                 _add_fixture(case.post, found)
-            calls = [_call_spec(c, q, functions[c.fn], found) for c in case.calls]
+            calls = [_call_spec(c, q, functions[c.fn], found) for c in case.call_list]
             described.append((q, case, case_id, points, calls))
     # Fixtures run from their source alone (torch and math in scope), as in the student's world.
     sources = {name: textwrap.dedent(inspect.getsource(fn)) for name, fn in sorted(found.items())}
     fixtures = load_fixtures(sources)
 
-    cases_by_question: dict[str, list] = {q.name: [] for q in questions}
+    cases_by_question: dict[str, list[CaseSpec]] = {q.name: [] for q in questions}
     for q, case, case_id, points, calls in described:
-        post = case.post and case.post.__name__
+        post = case.post.__name__ if case.post is not None else None
         value = evaluate(calls, post, functions, fixtures)
         if case.expected is not None:
             try:
@@ -174,23 +177,24 @@ def compile_plan(assignment: str, questions: list[Question], reference: Any) -> 
     }
 
 
-def evaluate(calls: list[CallSpec], post: str | None, functions: dict, fixtures: dict) -> Any:
+def evaluate(calls: list[CallSpec], post: str | None, functions: dict[str, Any], fixtures: dict[str, Any]) -> Any:
     """Run a case's calls with the reference: the value that the students' is compared with."""
     return checks.compared_value(calls, post, run_case(functions, calls, fixtures), fixtures)
 
 
-def _call_spec(call: Call, q: Question, reference_fn: Callable, fixtures: dict) -> CallSpec:
+def _call_spec(call: Call, q: Question, reference_fn: Callable[..., Any], fixtures: dict[str, Any]) -> CallSpec:
     spec: CallSpec = {
         "fn": call.fn, "args": [_arg_spec(a, fixtures) for a in call.args],
         "kwargs": {k: _arg_spec(v, fixtures) for k, v in call.kwargs.items()},
         "params": list(inspect.signature(reference_fn).parameters),
     }
     if q.forbid:
-        spec.update(forbid=list(q.forbid), because=q.because)
+        spec["forbid"], spec["because"] = list(q.forbid), q.because
     return spec
 
 
-def _arg_spec(arg: Any, fixtures: dict) -> Any:
+def _arg_spec(arg: Any, fixtures: dict[str, Any]) -> Any:
+    """An argument as plain data; a function passed as an argument becomes a fixture."""
     if isinstance(arg, Random):
         return arg.spec()
     if isinstance(arg, torch.Tensor):
@@ -205,7 +209,7 @@ def _arg_spec(arg: Any, fixtures: dict) -> Any:
     raise PlanError(f"cannot describe an argument of type {type(arg).__name__}")
 
 
-def _add_fixture(fn: Callable, fixtures: dict) -> None:
+def _add_fixture(fn: Callable[..., Any], fixtures: dict[str, Any]) -> None:
     name = fn.__name__
     if name == "<lambda>" or "." in fn.__qualname__:
         raise PlanError(f"fixture {fn.__qualname__} must be a module-level def (its source is shipped)")

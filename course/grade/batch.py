@@ -29,9 +29,9 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable
 
-from calc4ml_runtime.plan import Plan
 from course.files import write_atomic
-from course.grade.grading import grade_one, load_plan, plan_functions, plan_guards, read_digest, Slots  # noqa: F401
+from calc4ml_runtime.plan import all_cases, forbidden_apis, Plan
+from course.grade.grading import grade_one, load_plan, plan_functions, read_digest, Slots  # noqa: F401
 from course.layout import CourseError
 from course.grade.pool import hide_memory, Limits
 from course.results import Result
@@ -110,7 +110,7 @@ def grade_all(submissions_path: Path, autograder: Path, output: Path, workers: i
     remove_stale_scratch()
     scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
     os.chmod(scratch, 0o711)  # a student uid may reach its own folder (without a private root), list none
-    slots = Slots(max(1, workers), scratch, plan_guards(plan))
+    slots = Slots(max(1, workers), scratch, forbidden_apis(all_cases(plan)))
     if todo:
         slots.warm_up()
     problems: list[str] = []
@@ -196,6 +196,6 @@ def merge(shards: list[Path], output: Path, log: Callable[[str], None] = to_stde
     return results
 
 
-def saved_plan(output: Path) -> dict:
+def saved_plan(output: Path) -> Plan:
     """The plan a batch graded ``output``'s results with (its ``plan.json``)."""
     return json.loads((output / "plan.json").read_text(encoding="utf-8"))

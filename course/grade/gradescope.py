@@ -28,9 +28,10 @@ import traceback
 from pathlib import Path
 
 from calc4ml_runtime.messages import _
+from calc4ml_runtime.plan import Plan, all_cases, forbidden_apis
 from course import explain
-from course.grade.grading import digest, grade_one, plan_guards, Slots
-from course.files import write_atomic
+from course.grade.grading import grade_one, Slots
+from course.files import digest, write_atomic
 from course.grade.judge import all_zero
 from course.grade.pool import hide_memory, Limits
 from course.results import Result, Status
@@ -56,7 +57,7 @@ def run(root: Path, limits: Limits | None = None) -> dict:
     else:
         scratch = Path(tempfile.mkdtemp(prefix="course-gradescope-"))
         os.chmod(scratch, 0o711)
-        slots = Slots(1, scratch, plan_guards(plan))
+        slots = Slots(1, scratch, forbidden_apis(all_cases(plan)))
         problems: list[str] = []
         try:
             result = grade_one(notebooks[0], plan, plan_digest, limits, slots, problems)
@@ -70,7 +71,7 @@ def run(root: Path, limits: Limits | None = None) -> dict:
     return results
 
 
-def results_json(result: Result, plan: dict) -> dict:
+def results_json(result: Result, plan: Plan) -> dict:
     """One submission in Gradescope's ``results.json`` format, in the student's language."""
     with explain.language(result.language):
         qs = explain.questions(result, plan)

@@ -5,7 +5,6 @@ run; nothing here writes an LMS file, a gradebook or a report."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import queue
 import threading
@@ -15,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 from calc4ml_runtime.plan import Plan
+from course.files import digest
 from course.grade import protocol
 from course.grade.functions import notebook_functions
 from course.grade.judge import all_zero, grade_notebook
@@ -22,13 +22,6 @@ from course.grade.pool import Limits, Worker
 from course.results import Result, Status
 from course.grade.submissions import Read, Submission
 from course.text import escape
-
-
-def digest(*parts: bytes) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(hashlib.sha256(part).digest())
-    return h.hexdigest()
 
 
 def load_plan(autograder: Path) -> tuple[Plan, str]:
@@ -39,11 +32,6 @@ def load_plan(autograder: Path) -> tuple[Plan, str]:
 
 def plan_functions(plan: Plan) -> set[str]:
     return {fn for q in plan["questions"] for fn in q["functions"]}
-
-
-def plan_guards(plan: Plan) -> list[str]:
-    return sorted({api for q in plan["questions"] for c in q["cases"] for call in c["calls"]
-                   for api in call.get("forbid", ())})
 
 
 class Slots:

@@ -15,6 +15,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from calc4ml_runtime import checks, messages, values
 from calc4ml_runtime.calls import load_fixtures
@@ -68,6 +69,14 @@ def read_notebook(raw: bytes) -> Notebook:
     return Notebook(cells, language if language in ("en", "ko") else "en")
 
 
+class OutOfBudget(Died):
+    """The notebook's time budget ran out while the grader waited: told to the student as the
+    budget's doing (``budget_reason``), never as one call's timeout."""
+
+    def __init__(self, limits: Limits):
+        super().__init__(Status.TIMEOUT, budget_message(limits))
+
+
 @dataclass
 class Session:
     """The student process answering a notebook's cases, restarted after a crash or timeout."""
@@ -107,21 +116,22 @@ class Session:
         except Died as died:
             tail = process.output_tail(300)
             process.close()
-            if died.detail == budget_message(self.limits):
+            if isinstance(died, OutOfBudget):
                 raise
             raise Died(died.status, f"while running the notebook: {died.detail}"
                        + (f"; its last output: {tail!r}" if tail else ""))
         self.process = process
         return process
 
-    def ask(self, calls: list[CallSpec]) -> list | tuple[str, str, bool]:
-        """One case's outputs, or (function, error message, missing); raises ``Died``."""
+    def ask(self, calls: list[CallSpec]) -> list[Any] | protocol.CallError:
+        """One case's outputs, rebuilt as values, or how a call failed; raises ``Died`` when the
+        process timed out, crashed or answered outside the protocol."""
         process = self.process or self.start()
         process.send({"op": "case", "calls": calls})
         message, buffers = self.receive(process, self.limits.call_seconds * len(calls))
         try:
             answer = protocol.validate_outputs(message, len(calls))
-            if isinstance(answer, tuple):
+            if isinstance(answer, protocol.CallError):
                 return answer
             return [values.unpack(value, buffers) for value in answer]
         except (ValueError, RecursionError, protocol.ProtocolViolation) as error:
@@ -137,7 +147,7 @@ class Session:
             return process.receive(max(0.0, left))
         except Died as died:
             if died.status is Status.TIMEOUT:
-                raise Died(Status.TIMEOUT, budget_message(self.limits))
+                raise OutOfBudget(self.limits)
             raise
 
     def drop(self) -> None:
@@ -156,7 +166,7 @@ def budget_message(limits: Limits) -> str:
     return messages._("not graded: {why}").format(why=budget_reason(limits))
 
 
-def blamed_cell(errors: list[dict], notebook: Notebook, name: str) -> dict | None:
+def blamed_cell(errors: list[protocol.CellError], notebook: Notebook, name: str) -> protocol.CellError | None:
     """The failed cell to blame for ``name`` being undefined: the first cell that failed on its
     own and mentions the name (``def name``, ``import name``, ``name = ...``), else the first
     cell that failed on its own."""
@@ -168,19 +178,19 @@ def blamed_cell(errors: list[dict], notebook: Notebook, name: str) -> dict | Non
     return causes[0] if causes else None
 
 
-def with_cause(message: str, fn: str, missing: bool, errors: list[dict], notebook: Notebook) -> str:
-    """A case's message, saying when a failed cell is why a function is missing or hits a NameError."""
+def with_cause(error: protocol.CallError, errors: list[protocol.CellError], notebook: Notebook) -> str:
+    """A failed call's message, saying when a failed cell is why its function is missing or hits a NameError."""
     if not errors:
-        return message
-    if missing:
-        cell = blamed_cell(errors, notebook, fn)
-        return message if cell is None else messages._("{fn} is missing because cell {cell} failed: {error}").format(
-            fn=fn, cell=cell["cell"], error=cell["error"])
-    undefined = re.search(r"NameError: name '(\w+)' is not defined", message)
-    cell = blamed_cell(errors, notebook, undefined.group(1)) if undefined else None
+        return error.message
+    if error.missing:
+        cell = blamed_cell(errors, notebook, error.fn)
+        return error.message if cell is None else messages._(
+            "{fn} is missing because cell {cell} failed: {error}").format(fn=error.fn, cell=cell["cell"],
+                                                                          error=cell["error"])
+    cell = blamed_cell(errors, notebook, error.undefined) if error.undefined else None
     if cell is None:
-        return message
-    return message + " " + messages._("(a consequence of cell {cell}'s error: {error})").format(
+        return error.message
+    return error.message + " " + messages._("(a consequence of cell {cell}'s error: {error})").format(
         cell=cell["cell"], error=cell["error"])
 
 
@@ -228,10 +238,10 @@ def grade_notebook(worker: Worker, plan: Plan, raw: bytes, limits: Limits, resul
     try:
         session.start()
     except Died as died:
-        out_of_time = died.detail == budget_message(limits)
+        out_of_time = isinstance(died, OutOfBudget)
         return all_zero(plan, result, died.status, budget_reason(limits) if out_of_time else died.detail, start)
     problems = [Status.CELL_ERRORS] if session.cell_errors else []
-    cell_errors: list[dict] = [dict(error) for error in session.cell_errors]
+    cell_errors = session.cell_errors
     missing: set[str] = set()
     broken: dict[str, str] = {}  # function -> how it failed: not called again
     try:
@@ -254,15 +264,14 @@ def grade_notebook(worker: Worker, plan: Plan, raw: bytes, limits: Limits, resul
                         problems.append(died.status)
                         how = messages._("timed out") if died.status is Status.TIMEOUT else messages._("crashed")
                         broken.update({fn: how for fn in functions})
-                        out_of_time = died.detail == budget_message(limits)
+                        out_of_time = isinstance(died, OutOfBudget)
                         message = died.detail if out_of_time else f"{'/'.join(functions)}: {died.detail}"
                         session.drop()
                     else:
-                        if isinstance(answer, tuple):
-                            fn, message, is_missing = answer
-                            if is_missing:
-                                missing.add(fn)
-                            message = with_cause(message, fn, is_missing, cell_errors, notebook)
+                        if isinstance(answer, protocol.CallError):
+                            if answer.missing:
+                                missing.add(answer.fn)
+                            message = with_cause(answer, cell_errors, notebook)
                         else:
                             message = judge_case(question, case, answer, fixtures)
                 result.cases.append(CaseResult(question["name"], case["id"], case["label"],
@@ -270,7 +279,8 @@ def grade_notebook(worker: Worker, plan: Plan, raw: bytes, limits: Limits, resul
                                                message))
     finally:
         session.drop()
-    result.cell_errors = cell_errors if len(cell_errors) <= 20 else cell_errors[:15] + cell_errors[-5:]
+    records: list[dict[str, Any]] = [dict(error) for error in cell_errors]  # as results.Result keeps them
+    result.cell_errors = records if len(records) <= 20 else records[:15] + records[-5:]
     lines = [f"cell {e['cell']} ({e['line']}): {e['error']}" + (" (a consequence)" if e["consequence"] else "")
              for e in result.cell_errors]
     if len(cell_errors) > 20:
@@ -279,7 +289,7 @@ def grade_notebook(worker: Worker, plan: Plan, raw: bytes, limits: Limits, resul
     result.protections_missing = session.missing
     result.status, result.detail = overall_status(problems, missing)
     if result.status is Status.CELL_ERRORS:
-        result.detail = explain.cell_error_text(explain.first_failure(cell_errors) or cell_errors[0], cell_errors)
+        result.detail = explain.cell_error_text(explain.first_failure(records) or records[0], records)
     if time.monotonic() >= session.budget_end and result.status is Status.TIMEOUT:
         result.detail = budget_reason(limits)
     result.seconds = time.monotonic() - start

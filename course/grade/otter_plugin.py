@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from course.cells import runnable
+
+if TYPE_CHECKING:  # otter hands over notebooks it read with nbformat
+    import nbformat
 
 try:
     from otter.plugins import AbstractOtterPlugin
@@ -26,7 +30,7 @@ class Normalise(AbstractOtterPlugin):
     otter), only a notebook that names another assignment is refused, and the cells that
     ``course grade`` would skip are emptied."""
 
-    def before_execution(self, submission):
+    def before_execution(self, submission: nbformat.NotebookNode | str) -> nbformat.NotebookNode | str:
         if isinstance(submission, str):  # a .py script: nothing to normalise
             return submission
         metadata = submission.setdefault("metadata", {})
@@ -35,11 +39,12 @@ class Normalise(AbstractOtterPlugin):
         named = (metadata.get("otter") or {}).get("assignment_name")
         expected = (self.plugin_config or {}).get("assignment")
         if named and expected and named != expected:
-            from otter.run.run_autograder.utils import OtterRuntimeError  # otter writes it into results.json
+            from otter.run.run_autograder.utils import OtterRuntimeError
+            # otter writes an OtterRuntimeError's message into results.json
             raise OtterRuntimeError(f"this notebook is for assignment '{named}'; this autograder grades '{expected}'")
         return submission
 
-    def skip_demonstrations(self, notebook) -> None:
+    def skip_demonstrations(self, notebook: nbformat.NotebookNode) -> None:
         """Empty the course's demonstration cells a student left unchanged, as ``course grade``
         skips them (``course/cells.py``): grading never needs them, and one of hw06's runs the
         student's ``cg_newton_step`` at n = 300,000, where a slow one would hold otter for hours."""

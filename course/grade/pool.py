@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from calc4ml_runtime import checks
 from course.grade import protocol
@@ -95,7 +96,10 @@ def hide_memory() -> None:
 
 
 class StudentProcess:
-    def __init__(self, worker: "Worker", pid: int, channel: socket.socket, output, folder: Path):
+    """A student process, seen from the grader: its channel (read only with a deadline), the
+    file its printed output goes to, and the folder it ran in."""
+
+    def __init__(self, worker: Worker, pid: int, channel: socket.socket, output: IO[bytes], folder: Path):
         self.worker, self.pid, self.channel, self.output, self.folder = worker, pid, channel, output, folder
         self.reader = protocol.Reader(channel)
 
@@ -146,7 +150,8 @@ class Worker:
     """A warm sandbox worker (torch imported once) for one slot of the batch."""
 
     def __init__(self, slot: int, scratch: Path, guarded: list[str]):
-        self.slot, self.scratch, self.exits, self.runs = slot, scratch, {}, 0
+        self.slot, self.scratch, self.runs = slot, scratch, 0
+        self.exits: dict[int, dict[str, Any]] = {}  # pid -> the worker's report of how it ended
         self.students: set[int] = set()  # every student process started, until it is known to be gone
         self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = {k: v for k, v in os.environ.items()
@@ -208,7 +213,8 @@ class Worker:
             socket.send_fds(self.control, [json.dumps(start).encode()], [theirs.fileno(), output.fileno()])
             pid = self._message("started")["started"]
         except BaseException:
-            output.close(), ours.close()
+            output.close()
+            ours.close()
             shutil.rmtree(folder, ignore_errors=True)
             raise
         finally:

@@ -20,7 +20,8 @@ Messages, in order:
                        (n: among the code cells, from 1; notes: what the cell runner skipped)
     grader -> student  {"op": "case", "calls": [call spec, ...]}         (repeated)
     student -> grader  {"outputs": [packed value, ...]} + buffers
-                     | {"error": "...", "fn": "...", "missing": bool}
+                     | {"error": "...", "fn": "...", "missing": bool, "undefined": "name" | null}
+                       (missing: the function is not defined; undefined: the name a NameError in it named)
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import select
 import socket
 import struct
 import time
-from typing import TypedDict
+from dataclasses import dataclass
+from typing import Any, Sequence, TypedDict
 
 from course.text import clean as text_clean
 
@@ -62,7 +64,8 @@ def clean(text: object, limit: int = MAX_TEXT) -> str:
     return text_clean(text, limit)
 
 
-def encode(message: dict, buffers: list[bytes] = ()) -> bytes:
+def encode(message: dict[str, Any], buffers: Sequence[bytes] = ()) -> bytes:
+    """A message's bytes, framed (see above); ``allow_nan=False``: a NaN travels as ``{"float": "nan"}``."""
     header = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
     parts = [_PREFIX.pack(len(header), len(buffers)), header]
     for buffer in buffers:
@@ -70,14 +73,15 @@ def encode(message: dict, buffers: list[bytes] = ()) -> bytes:
     return b"".join(parts)
 
 
-def send(sock: socket.socket, message: dict, buffers: list[bytes] = ()) -> None:
+def send(sock: socket.socket, message: dict[str, Any], buffers: Sequence[bytes] = ()) -> None:
     sock.sendall(encode(message, buffers))
 
 
-def receive_blocking(sock: socket.socket) -> tuple[dict, list[bytes]]:
+def receive_blocking(sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
     """The student side's read of the grader's requests (trusted, so no deadline)."""
     def exactly(n: int) -> bytes:
-        chunks, got = [], 0
+        chunks: list[bytes] = []
+        got = 0
         while got < n:
             chunk = sock.recv(min(n - got, 1 << 20))
             if not chunk:
@@ -194,13 +198,27 @@ def validate_ready(message: object) -> tuple[list[CellError], list[str], int]:
     return errors, notes, message["ran"]
 
 
-def validate_outputs(message: object, calls: int) -> list | tuple[str, str, bool]:
-    """A case's answer: the packed outputs (one per call), or (function, error message,
-    whether the function is missing)."""
+@dataclass(frozen=True)
+class CallError:
+    """A case's answer when one of its calls failed (raised, changed an input, called a
+    forbidden API, or is not defined): the function, what the student reads, and whether the
+    function is missing altogether (then a failed cell may be why, and the status says so)."""
+
+    fn: str
+    message: str
+    missing: bool
+    undefined: str | None = None  # the name a NameError inside the function found undefined
+
+
+def validate_outputs(message: object, calls: int) -> list[Any] | CallError:
+    """A case's answer: the packed outputs (one per call), or the failed call's ``CallError``."""
     if isinstance(message, dict) and set(message) == {"outputs"} and isinstance(message["outputs"], list) \
             and len(message["outputs"]) == calls:
         return message["outputs"]
-    if isinstance(message, dict) and set(message) == {"error", "fn", "missing"} and isinstance(message["error"], str) \
-            and isinstance(message["fn"], str) and isinstance(message["missing"], bool):
-        return clean(message["fn"], 100), clean(message["error"], 1000), message["missing"]
+    if isinstance(message, dict) and set(message) == {"error", "fn", "missing", "undefined"} \
+            and isinstance(message["error"], str) and isinstance(message["fn"], str) \
+            and isinstance(message["missing"], bool) and isinstance(message["undefined"], (str, type(None))):
+        undefined = message["undefined"]
+        return CallError(clean(message["fn"], 100), clean(message["error"], 1000), message["missing"],
+                         None if undefined is None else clean(undefined, 100))
     raise ProtocolViolation("a malformed answer to a case")

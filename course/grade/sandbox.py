@@ -40,6 +40,7 @@ import resource
 import signal
 import site
 import sys
+import types
 from dataclasses import dataclass
 
 LIBC = ctypes.CDLL(None, use_errno=True)
@@ -424,7 +425,7 @@ class Vault:
                       "_xxinterpchannels", "_testsinglephase", "_testclinic")
 
     @staticmethod
-    def install(guards, locale: str, forbid_code) -> None:
+    def install(guards: types.ModuleType, locale: str, forbid_code: types.CodeType) -> None:
         """In the worker, after ``guards.install_guards`` (``locale``: the runtime's catalogues): move the originals in; ``forbid_code``
         is the only code that may forbid and permit.  ``lock`` (in the student process, once
         its set-up is done) starts the denials."""
@@ -559,7 +560,7 @@ class Vault:
 
         hook_code = hook.__code__
         sys.addaudithook(hook)
-        guards._VAULT = True
+        setattr(guards, "_VAULT", True)  # from now on every guard asks the vault
 
     @staticmethod
     def lock(runner: int) -> None:

@@ -33,11 +33,13 @@ import socket
 import sys
 import traceback
 import types
+from typing import Any, Callable
 
 import torch  # imported once per worker: every student process forks with it loaded
 
 from calc4ml_runtime import guards, messages, values
 from calc4ml_runtime.calls import CallFailed, load_fixtures, run_case
+from calc4ml_runtime.plan import CallSpec
 from course import cells
 from course.grade import execute, protocol, sandbox
 
@@ -96,10 +98,10 @@ class _Otter(types.ModuleType):
     """Stands in for otter inside the sandbox: the notebook's own checks are not graded."""
 
     class Notebook:
-        def __init__(self, *args, **kwargs):
+        def __init__(self, *args: Any, **kwargs: Any):
             pass
 
-        def __getattr__(self, name):
+        def __getattr__(self, name: str) -> Callable[..., None]:
             return lambda *args, **kwargs: None
 
 
@@ -117,8 +119,13 @@ class _Otter(types.ModuleType):
 
 STACK_BYTES = 64 << 20  # the runner's stack: deep recursion in a notebook as in a main thread
 
+# The C functions the runner's jobs get as arguments, captured before the notebook ran:
+Write = Callable[[int, bytes], int]  # os.write
+Frame = Callable[[int], bytes]  # a reply's length prefix (protocol._LENGTH.pack)
+Switch = Callable[[], None]  # gc.enable, gc.disable
 
-def _sealed_channel(sock: socket.socket):
+
+def _sealed_channel(sock: socket.socket) -> tuple[Callable[[], str | None], Callable[[bytes], None]]:
     """(receive, send) on the grader's channel, built only from C functions captured now: the
     notebook can patch ``struct``, ``socket`` or builtins and they stay as they were."""
     import _socket
@@ -126,7 +133,7 @@ def _sealed_channel(sock: socket.socket):
     prefix, length = protocol._PREFIX.unpack_from, protocol._LENGTH.unpack_from
     new_buffer, new_bytes, as_view = bytearray, bytes, memoryview
 
-    def exactly(n: int):
+    def exactly(n: int) -> bytes | None:
         buffer = new_buffer(n)
         view, got = as_view(buffer), 0
         while got < n:
@@ -136,12 +143,14 @@ def _sealed_channel(sock: socket.socket):
             got += count
         return new_bytes(buffer)
 
-    def receive():
+    def receive() -> str | None:
         """The next message's JSON text from the grader (None when it hung up), its buffers
         dropped.  Text only: the thread that keeps the channel never holds an object the
         notebook could have touched, so no finalizer of the notebook's ever runs in it."""
         head = exactly(6)
-        header = head is not None and exactly(prefix(head)[0])
+        if head is None:
+            return None
+        header = exactly(prefix(head)[0])
         if not header:
             return None
         for _ in range(prefix(head)[1]):
@@ -156,14 +165,15 @@ def _sealed_channel(sock: socket.socket):
     return receive, send
 
 
-def _own_descriptors(channel: int, replies: int, write, pipe: int, frame, found: list) -> None:
+def _own_descriptors(channel: int, replies: int, write: Write, pipe: int, frame: Frame,
+                     found: list[sandbox.Protection]) -> None:
     """The runner's first job, before the notebook exists: a descriptor table without the channel."""
     found.append(sandbox.own_descriptors(channel, [replies]))
     write(pipe, frame(0))
 
 
-def _run_cells(namespace: dict, to_run: list[tuple[int, str]], language: str, write, pipe: int, frame,
-               disable_gc) -> None:
+def _run_cells(namespace: dict[str, Any], to_run: list[tuple[int, str]], language: str, write: Write, pipe: int,
+               frame: Frame, disable_gc: Switch) -> None:
     """A job of the runner: the notebook's cells as Jupyter runs them (``execute``), then the
     ready message (nothing is forbidden while cells run)."""
     messages.set_language(language)  # the language lives in a context variable: set it in this thread
@@ -174,8 +184,10 @@ def _run_cells(namespace: dict, to_run: list[tuple[int, str]], language: str, wr
     write(pipe, frame(data.__len__()) + data)
 
 
-def _answer(text: str, scan, write, pipe: int, frame, audit, escape, prefix, language: str, enable_gc,
-            disable_gc, functions: dict, fixtures: dict) -> None:
+def _answer(text: str, scan: Callable[[str, int], tuple[Any, int]], write: Write, pipe: int, frame: Frame,
+            audit: Callable[..., None], escape: Callable[[str], str], prefix: Callable[[int, int], bytes],
+            language: str, enable_gc: Switch, disable_gc: Switch, functions: dict[str, Any],
+            fixtures: dict[str, Any]) -> None:
     """A job of the runner: one case.  The only code the vault takes a forbid or a permit from.
 
     Everything it needs before the forbid is an argument (C functions captured before the
@@ -183,21 +195,25 @@ def _answer(text: str, scan, write, pipe: int, frame, audit, escape, prefix, lan
     looked up until the case's forbidden APIs are forbidden, and the permit comes only after
     the reply is bytes.  Until then no finalizer runs either (the main thread turned the
     collector off), and a thread of the notebook's would make the vault refuse the forbid."""
-    case, token, box = scan(text, 0)[0], [pipe], []  # type: ignore[var-annotated]
+    case, token = scan(text, 0)[0], [pipe]
+    box: list[str] = []  # the vault puts here why it refuses to forbid now
+    # computed here, not by plan.forbidden_apis: no global may be looked up before the forbid
     forbidding = [call for call in case["calls"] if call.get("forbid")]
     if forbidding:
         fn = forbidding[0]["fn"]
         audit("course.forbid", token, [api for call in forbidding for api in call["forbid"]], fn,
               forbidding[0].get("because", "call it"), language, box)
     if box:  # not safe to forbid now: the case fails with the reason, encoded by C alone
-        head = ('{"error":' + escape(fn + ": " + box[0]) + ',"fn":' + escape(fn) + ',"missing":false}').encode()
+        head = ('{"error":' + escape(fn + ": " + box[0]) + ',"fn":' + escape(fn)
+                + ',"missing":false,"undefined":null}').encode()
         data = prefix(head.__len__(), 0) + head
     else:
         enable_gc()
         try:
             data = _outputs(case["calls"], functions, fixtures)
         except BaseException as error:  # a student's object that fails even to describe itself
-            data = protocol.encode({"error": protocol.clean(type(error).__name__, 300), "fn": "?", "missing": False})
+            data = protocol.encode({"error": protocol.clean(type(error).__name__, 300), "fn": "?", "missing": False,
+                                    "undefined": None})
         finally:
             disable_gc()
             if forbidding:
@@ -205,25 +221,26 @@ def _answer(text: str, scan, write, pipe: int, frame, audit, escape, prefix, lan
     write(pipe, frame(data.__len__()) + data)
 
 
-def _outputs(calls: list, functions: dict, fixtures: dict) -> bytes:
+def _outputs(calls: list[CallSpec], functions: dict[str, Any], fixtures: dict[str, Any]) -> bytes:
     """The case's reply as bytes, made while its APIs are forbidden (``_answer``)."""
     try:
         # the vault forbids for the whole case; runtime's own forbid is otter's
-        outputs = run_case(functions, [dict(call, forbid=()) for call in calls], fixtures)  # type: ignore[misc]
+        outputs = run_case(functions, [{**call, "forbid": []} for call in calls], fixtures)
         buffers: list[bytes] = []
         reply: dict = {"outputs": [values.pack(value, buffers) for value in outputs]}
     except CallFailed as failure:
-        reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing}, []
+        reply, buffers = {"error": str(failure), "fn": failure.fn, "missing": failure.missing,
+                          "undefined": failure.undefined}, []
     except BaseException as error:  # SystemExit from a student's function, say
         reply, buffers = {"error": protocol.clean(f"{type(error).__name__}: {error}", 300), "fn": "?",
-                          "missing": False}, []
+                          "missing": False, "undefined": None}, []
     try:
         return protocol.encode(reply, buffers)
     except (ValueError, TypeError):  # a value JSON cannot carry
         return protocol.encode({"outputs": [{"object": "an unsendable value"}] * len(calls)})
 
 
-def student_process(channel: socket.socket, output: int, start: dict) -> None:
+def student_process(channel: socket.socket, output: int, start: dict[str, Any]) -> None:
     """Lock down, report the protections, then read the notebook, run it, and answer cases
     until the grader hangs up."""
     os.setsid()
@@ -238,13 +255,14 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
     answer, partial, audit, enable_gc, disable_gc = _answer, functools.partial, sys.audit, gc.enable, gc.disable
     read, write, frame, size = os.read, os.write, protocol._LENGTH.pack, protocol._LENGTH.unpack
     escape, prefix, join = json.encoder.encode_basestring_ascii, protocol._PREFIX.pack, b"".join
-    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]  # C's: no hook, no Python
+    # C's scanner: no hook, no Python (typeshed wrongly wants a scanner, not a decoder, as its context)
+    scan = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
     replies, pipe = os.pipe()  # the runner's replies: bytes only, never an object of the notebook's
     jobs: queue.SimpleQueue = queue.SimpleQueue()
     _thread.stack_size(STACK_BYTES)
     runner = _thread.start_new_thread(collections.deque, (map(operator.call, iter(jobs.get, None)), 0))
 
-    def ask(job) -> bytes:
+    def ask(job: Callable[[], None]) -> bytes:
         jobs.put(job)
         head = read(replies, 8)
         while head.__len__() < 8:
@@ -256,7 +274,7 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
             got += part.__len__()
         return join(parts)
 
-    found: list = []
+    found: list[sandbox.Protection] = []
     ask(partial(_own_descriptors, channel.fileno(), replies, write, pipe, frame, found))
     protections.append(found[0])
     # Measured before anything of the notebook is here, and sent first: nothing can change it.
@@ -292,11 +310,13 @@ def student_process(channel: socket.socket, output: int, start: dict) -> None:
 # ---------------------------------------------------------------- the worker
 
 
-def _tell(control: socket.socket, message: dict) -> None:
+def _tell(control: socket.socket, message: dict[str, Any]) -> None:
     control.send(json.dumps(message).encode())
 
 
 def worker(control_fd: int, guarded: list[str]) -> None:
+    """Import once, guard the APIs, install the vault; then fork a student process per request
+    until the grader hangs up (and die with it: PR_SET_PDEATHSIG)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: the worker dies with its grader
     control = socket.socket(fileno=control_fd)

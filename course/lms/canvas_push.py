@@ -78,7 +78,7 @@ def grades_of(output: Path, summary: Summary) -> list[Grade]:
 
 
 def _explain(error: Exception, what: str) -> CourseError:
-    from canvasapi import exceptions  # type: ignore[import-untyped]  # canvasapi ships no types
+    from canvasapi import exceptions
 
     if isinstance(error, (exceptions.InvalidAccessToken, exceptions.Unauthorized)):
         return CourseError(f"{what}: Canvas rejected the token (401): make a new one under Account > Settings > "

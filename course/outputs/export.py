@@ -123,6 +123,11 @@ def standing(submitter: Submitter, result: Result, policy: str | None) -> feedba
                              penalty=submitter.penalty, policy=policy or "")
 
 
+def missing_protections(results: list[Result]) -> list[str]:
+    """The protections missing on the grading machine, as any submission's sandbox measured them."""
+    return sorted({p for r in results for p in r.protections_missing})
+
+
 def summary(submitters: list[Submitter], roster: Roster | None, policy: str | None, notes: list[str],
             protections_missing: list[str]) -> Summary:
     """``lms.json``: what ``course report`` needs besides the results."""
@@ -130,7 +135,7 @@ def summary(submitters: list[Submitter], roster: Roster | None, policy: str | No
     students = roster.student_rows() if roster is not None else []
     test_rows = {i for i in students if roster is not None and roster.test_student(roster.rows[i])}
     return {
-        "late_penalty": policy, "notes": notes, "protections_missing": list(protections_missing),
+        "late_penalty": policy, "notes": notes, "protections_missing": protections_missing,
         "roster": None if roster is None else {
             "lms": roster.lms, "file": roster.path.name, "students": len(set(students) - test_rows),
             "non_submitters": [escape(roster.student_name(roster.rows[i])) for i in missing if i not in test_rows],
@@ -145,8 +150,7 @@ def summary(submitters: list[Submitter], roster: Roster | None, policy: str | No
 
 
 def write_all(results: list[Result], plan: Plan, output: Path, roster: Path | None = None,
-              lms_column: str | None = None, late_penalty: str | None = None,
-              protections_missing: list[str] | tuple = ()) -> list[str]:
+              lms_column: str | None = None, late_penalty: str | None = None) -> list[str]:
     """Write every output of a batch; return notes for the instructor (also in report.html).
 
     Raises ``CourseError`` (after writing everything else) when the roster or the column
@@ -208,7 +212,7 @@ def write_all(results: list[Result], plan: Plan, output: Path, roster: Path | No
     if rule and late:
         notes.append(f"late penalty {late_penalty} applied to {len(late)} late student(s): "
                      f"{number(sum(s.penalty for s in late))} taken off in all (gradebook.csv: 'late penalty')")
-    recorded = summary(submitters, roster_data, late_penalty, notes, list(protections_missing))
+    recorded = summary(submitters, roster_data, late_penalty, notes, missing_protections(results))
     write_atomic(output / "lms.json", json.dumps(recorded, indent=1, ensure_ascii=False))
     report.write(output, results, plan, submitters, recorded)
     if problem is not None:

@@ -32,8 +32,10 @@ import math
 import re
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from calc4ml_runtime.plan import Plan
 from course.lms import students as lms
@@ -76,7 +78,7 @@ def students_of(submitters: list[lms.Submitter]) -> list[Student]:
             for s in submitters]
 
 
-def read_students(results: list[Result], summary: dict) -> list[Student]:
+def read_students(results: list[Result], summary: Mapping[str, Any]) -> list[Student]:
     """The students as ``lms.json`` recorded them; grouped again (no roster, no penalty) when it
     does not describe these results."""
     by_key = {r.key: r for r in results}
@@ -107,7 +109,7 @@ def correlation(xs: list[float], ys: list[float]) -> float | None:
 
 
 def class_stats(results: list[Result], plan: Plan, students: list[Student] | None = None,
-                summary: dict | None = None) -> dict:
+                summary: Mapping[str, Any] | None = None) -> dict:
     """Every figure of the report, as plain data (the tests compare them with gradebook.csv).
     ``students``: as the batch grouped them (default: grouped here, without a roster or a
     penalty); ``summary``: the batch's notes, roster and late policy (``lms.json``'s content)."""
@@ -291,13 +293,13 @@ def render(stats: dict) -> str:
                                                      min_questions=similarity.MIN_QUESTIONS)
 
 
-def write(output: Path, results: list[Result], plan: Plan, submitters: list[lms.Submitter], summary: dict) -> Path:
+def write(output: Path, results: list[Result], plan: Plan, submitters: list[lms.Submitter], summary: lms.Summary) -> Path:
     """Write ``OUTPUT/report.html`` from what the batch's caller holds: the results, its students
     as ``lms.group`` made them (penalties applied), and its summary (what ``lms.json`` records)."""
     return _write(output, results, plan, students_of(submitters), summary)
 
 
-def _write(output: Path, results: list[Result], plan: Plan, students: list[Student], summary: dict) -> Path:
+def _write(output: Path, results: list[Result], plan: Plan, students: list[Student], summary: Mapping[str, Any]) -> Path:
     path = output / "report.html"
     write_atomic(path, render(class_stats(results, plan, students, summary)))
     return path

@@ -340,7 +340,7 @@ class KahnNode:
         return Node(loss, [(self, lambda g: g * (torch.exp(logp) - onehot) / N)])
 
     def backward(self):
-        consumers = {}
+        consumers: dict[int, int] = {}
         todo, seen = [self], {id(self)}
         while todo:
             node = todo.pop()
