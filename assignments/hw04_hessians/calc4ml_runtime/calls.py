@@ -5,7 +5,7 @@ run`` and ``course grade`` all run a case through this ``run_case``."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -15,15 +15,16 @@ from .plan import CallSpec
 from .values import DTYPES, from_plain
 
 
-def load_fixtures(sources: dict[str, str]) -> dict:
-    """Define the fixture functions (test inputs such as ``f``) from their source code."""
-    namespace = {"torch": torch, "math": math}
+def load_fixtures(sources: dict[str, str]) -> dict[str, Any]:
+    """Define the fixture functions (test inputs such as ``f``) from their source code, with
+    torch and math in scope, as a student's notebook has them."""
+    namespace: dict[str, Any] = {"torch": torch, "math": math}
     for source in sources.values():
         exec(source, namespace)
     return namespace
 
 
-def materialize(spec: Any, fixtures: dict) -> Any:
+def materialize(spec: Any, fixtures: dict[str, Any]) -> Any:
     """Build a call argument from its plain-data description."""
     if isinstance(spec, list):
         return [materialize(s, fixtures) for s in spec]
@@ -48,7 +49,8 @@ class InputChanged(Exception):
     """A student's function modified one of its inputs in place."""
 
 
-def _tensors(value: Any, path: str = ""):
+def _tensors(value: Any, path: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Every tensor inside an argument, with where it sits (``[0][1]``), for the messages."""
     if isinstance(value, torch.Tensor):
         yield path, value
     elif isinstance(value, (list, tuple)):
@@ -56,16 +58,21 @@ def _tensors(value: Any, path: str = ""):
             yield from _tensors(item, f"{path}[{i}]")
 
 
-def _snapshot(args: list, kwargs: dict, params: list[str]) -> list:
+Snapshot = list[tuple[str, torch.Tensor, torch.Tensor, tuple[int, ...]]]  # (name, tensor, copy, shape)
+
+
+def _snapshot(args: list[Any], kwargs: dict[str, Any], params: list[str]) -> Snapshot:
+    """Copies of every input tensor, to find the ones a call changed in place."""
     named = [(params[i] if i < len(params) else f"#{i + 1}", a) for i, a in enumerate(args)] + list(kwargs.items())
     return [(name + path, t, t.clone(), tuple(t.shape)) for name, a in named for path, t in _tensors(a)]
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
+    """A tensor's raw bytes, so that comparing them treats NaN as equal to itself."""
     return t.detach().contiguous().reshape(-1).view(torch.uint8)
 
 
-def _check_unchanged(fn: str, snapshot: list) -> None:
+def _check_unchanged(fn: str, snapshot: Snapshot) -> None:
     for name, tensor, before, shape in snapshot:
         # bit for bit, so that a NaN left in place counts as unchanged
         same = (tuple(tensor.shape) == shape and tensor.dtype == before.dtype
@@ -76,7 +83,7 @@ def _check_unchanged(fn: str, snapshot: list) -> None:
                                .format(fn=fn, name=name))
 
 
-def call(functions: dict, spec: CallSpec, fixtures: dict) -> Any:
+def call(functions: dict[str, Any], spec: CallSpec, fixtures: dict[str, Any]) -> Any:
     """Call the student's function named in ``spec`` on the spec's arguments; check that it
     left its inputs as they were."""
     name = spec["fn"]
@@ -95,23 +102,27 @@ def call(functions: dict, spec: CallSpec, fixtures: dict) -> Any:
 
 
 class CallFailed(Exception):
-    """A call raised, changed an input or called a forbidden API; the message says so, and
-    ``missing`` tells a function that is not defined at all."""
+    """A call raised, changed an input or called a forbidden API; the message says so.
+    ``missing``: the function is not defined at all; ``undefined``: the name a ``NameError``
+    inside it found undefined (Python's own ``NameError.name``).  Both are data, so that the
+    grader can blame the failed cell that should have defined the name without reading the message."""
 
-    def __init__(self, fn: str, message: str, missing: bool = False):
+    def __init__(self, fn: str, message: str, missing: bool = False, undefined: str | None = None):
         super().__init__(message)
-        self.fn, self.missing = fn, missing
+        self.fn, self.missing, self.undefined = fn, missing, undefined
 
 
-def run_case(functions: dict, calls: list[CallSpec], fixtures: dict) -> list:
+def run_case(functions: dict[str, Any], calls: list[CallSpec], fixtures: dict[str, Any]) -> list[Any]:
     """Every call of a case, in order: the outputs (the reference's, or a student's)."""
-    outputs = []
+    outputs: list[Any] = []
     for spec in calls:
         try:
             outputs.append(call(functions, spec, fixtures))
         except Exception as error:  # the student's error, described; the traceback stays here
             missing = isinstance(error, NameError) and spec["fn"] not in functions
-            raise CallFailed(spec["fn"], describe_error(spec["fn"], error), missing) from None
+            name = getattr(error, "name", None) if isinstance(error, NameError) else None
+            raise CallFailed(spec["fn"], describe_error(spec["fn"], error), missing,
+                             name if type(name) is str else None) from None
     return outputs
 
 

@@ -67,7 +67,7 @@ class Opaque:
     def __init__(self, type_name: str):
         self.type_name = type_name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{self.type_name}>"
 
 

@@ -21,19 +21,20 @@ Messages: an error is reported as relative when the expected value is larger tha
 absolute tolerance, else as absolute (no "relative error 1e+300" against an expected 0).
 Hidden cases never show the expected value, nor an error precise enough to recover it.
 
-Self-contained (torch and ``runtime``): the build ships it with the public tests, so students'
+Self-contained (torch and this package): the build ships it with the public tests, so students'
 ``otter check`` and the hardened grader compare alike.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NoReturn, Sequence
 
 import torch
 
 from .calls import materialize
 from .messages import _, ordinal
+from .plan import CallSpec, CaseSpec
 from .values import Opaque, from_plain
 
 TOLERANCES = {
@@ -83,6 +84,7 @@ def _hint(got: Any, wanted: str) -> str:
 
 
 def _fmt(x: Any) -> str:
+    """A value as a message shows it: a small tensor's entries, a large one's shape only."""
     if isinstance(x, torch.Tensor):
         return str(x.tolist()) if x.numel() <= 12 else _("a tensor of shape {shape}").format(shape=tuple(x.shape))
     if isinstance(x, float):
@@ -90,7 +92,7 @@ def _fmt(x: Any) -> str:
     return repr(x)
 
 
-def _fail(what: str, message: str):
+def _fail(what: str, message: str) -> NoReturn:
     raise CheckFailure(f"{what}: {message}" if what else message)
 
 
@@ -209,7 +211,8 @@ def _check_tensor(got: Any, expected: torch.Tensor, tol: str, hidden: bool, what
             n=int((~close).sum()), total=got.numel(), where=where, shown=shown) + (f" ({detail})" if detail else ""))
 
 
-def _unravel(index: int, shape) -> list[int]:
+def _unravel(index: int, shape: Sequence[int]) -> list[int]:
+    """The position of the ``index``-th entry of a tensor of ``shape``, row-major."""
     out = []
     for size in reversed(tuple(shape)):
         out.append(index % size)
@@ -217,7 +220,7 @@ def _unravel(index: int, shape) -> list[int]:
     return list(reversed(out))
 
 
-def compared_value(calls: list, post: str | None, outputs: list, fixtures: dict) -> Any:
+def compared_value(calls: list[CallSpec], post: str | None, outputs: list[Any], fixtures: dict[str, Any]) -> Any:
     """What a case compares: the single output, the tuple of outputs, or their ``post`` value."""
     if post:
         inputs = [[materialize(a, fixtures) for a in c["args"]] for c in calls]
@@ -225,7 +228,8 @@ def compared_value(calls: list, post: str | None, outputs: list, fixtures: dict)
     return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-def judge(case: dict, outputs: list, fixtures: dict, names: tuple[str, ...] = (), hidden: bool | None = None) -> None:
+def judge(case: CaseSpec, outputs: list[Any], fixtures: dict[str, Any], names: tuple[str, ...] = (),
+          hidden: bool | None = None) -> None:
     """Compare a case's outputs (one per call, already rebuilt as values) with its expectation."""
     hidden = case["hidden"] if hidden is None else hidden
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
-from typing import Callable
+from typing import Any, Callable, Iterable, Iterator, NoReturn
 
 import torch
 
@@ -51,14 +51,15 @@ MACHINERY = {
 }
 # Calls of a guarded API that stay allowed while it is forbidden (they cannot compute a derivative).
 # Identity, never truth: an object whose ``__bool__`` answers False once and True later gains nothing.
-_HARMLESS = {"torch._C._set_grad_enabled": lambda *args, **kwargs: len(args) == 1 and args[0] is False and not kwargs}
+_HARMLESS: dict[str, Callable[..., bool]] = {
+    "torch._C._set_grad_enabled": lambda *args, **kwargs: len(args) == 1 and args[0] is False and not kwargs}
 
 
 class ForbiddenAPIError(RuntimeError):
     """A student's function called an API that its question forbids."""
 
 
-def expand(apis) -> list[str]:
+def expand(apis: Iterable[str]) -> list[str]:
     """The APIs and the machinery they run on."""
     found = list(dict.fromkeys(apis))
     for api in list(found):
@@ -69,19 +70,19 @@ def expand(apis) -> list[str]:
 # The guard's state outside the hardened grader (otter, the build).  In the hardened grader the
 # sandbox moves the originals into an audit hook (``sandbox.Vault``), which keeps the forbid
 # stack itself and answers the guards there; nothing in this module then decides anything.
-_originals: dict[str, Callable] = {}
-_forbidden: list[tuple[object, frozenset, str]] = []
+_originals: dict[str, Callable[..., Any]] = {}
+_forbidden: list[tuple[object, frozenset[str], str]] = []  # (token, APIs, message), innermost last
 _VAULT = False
 
 
-def refusal(message: str) -> Callable:
+def refusal(message: str) -> Callable[..., NoReturn]:
     """What a guard calls instead of a forbidden API: a function that raises ``message``."""
-    def refused(*args, **kwargs):
+    def refused(*args: Any, **kwargs: Any) -> NoReturn:
         raise ForbiddenAPIError(message)
     return refused
 
 
-def _ask(qualname: str, box: list, harmless: bool) -> None:
+def _ask(qualname: str, box: list[Callable[..., Any]], harmless: bool) -> None:
     """Put into ``box`` the original API, or a refusal naming why it is forbidden now."""
     for _token, apis, message in reversed(_forbidden):
         if qualname in apis and not harmless:
@@ -90,11 +91,13 @@ def _ask(qualname: str, box: list, harmless: bool) -> None:
     box.append(_originals[qualname])
 
 
-def _guard(qualname: str, original: Callable | None = None) -> Callable:
+def _guard(qualname: str, original: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """The stand-in for ``qualname``: it asks, at every call, whether the API is forbidden now
+    (the vault in the hardened grader, ``_ask`` elsewhere) and calls what the answer holds."""
     harmless = _HARMLESS.get(qualname)
 
-    def guard(*args, **kwargs):
-        box: list = []
+    def guard(*args: Any, **kwargs: Any) -> Any:
+        box: list[Callable[..., Any]] = []
         if _VAULT:  # the vault checks that this very code asks
             sys.audit("course.api", qualname, box, bool(harmless and harmless(*args, **kwargs)))
         else:
@@ -103,20 +106,20 @@ def _guard(qualname: str, original: Callable | None = None) -> Callable:
         # builtins or a closure cannot see the original, which never gets a name here.
         return box.pop()(*args, **kwargs)
 
-    guard.__course_guard__ = qualname
+    setattr(guard, "__course_guard__", qualname)  # how ``install_guards`` knows a guard from an original
     if original is not None:  # help() and inspect show the original's name, signature and doc
         for attribute in ("__name__", "__qualname__", "__module__", "__doc__"):
             value = getattr(original, attribute, None)
             if isinstance(value, str):
                 setattr(guard, attribute, value)
         try:
-            guard.__signature__ = inspect.signature(original)  # type: ignore[attr-defined]
+            setattr(guard, "__signature__", inspect.signature(original))
         except (TypeError, ValueError):
             pass
     return guard
 
 
-def _resolve(qualname: str):
+def _resolve(qualname: str) -> tuple[Any, str]:
     """``torch.linalg.inv`` -> (torch.linalg, "inv"), importing what is needed."""
     import importlib
     parts = qualname.split(".")
@@ -131,7 +134,7 @@ def _resolve(qualname: str):
     return owner, parts[-1]
 
 
-def install_guards(apis) -> list[str]:
+def install_guards(apis: Iterable[str]) -> list[str]:
     """Replace each API, wherever a loaded module holds it, by a guard that raises only while
     a call forbids it; return the APIs guarded.  Installing before the student's code runs also
     catches ``from torch.func import jacrev`` and private paths to the same function."""
@@ -156,27 +159,27 @@ def install_guards(apis) -> list[str]:
             if not isinstance(namespace, dict):
                 continue
             for name, value in list(namespace.items()):
-                qualname = wanted.get(id(value))
-                if qualname is not None and value is _originals[qualname]:
-                    namespace[name] = guards[qualname]
+                held = wanted.get(id(value))
+                if held is not None and value is _originals[held]:
+                    namespace[name] = guards[held]
     return sorted(_originals)
 
 
 @contextlib.contextmanager
-def forbid(apis, message: str):
+def forbid(apis: Iterable[str], message: str) -> Iterator[None]:
     """While the block runs, calling any of ``apis`` (or what they run on) raises
     ``ForbiddenAPIError``; with autograd forbidden, grad mode is off.  (The hardened grader
-    forbids through its vault instead: ``course.worker``.)"""
-    apis = frozenset(expand(apis))
-    if not apis:
+    forbids through its vault instead: ``course.grade.worker``.)"""
+    forbidden = frozenset(expand(apis))
+    if not forbidden:
         yield
         return
     token = object()
-    no_grad = "torch._C._set_grad_enabled" in apis
+    no_grad = "torch._C._set_grad_enabled" in forbidden
     was_enabled = torch.is_grad_enabled()
     if no_grad:
         torch.set_grad_enabled(False)
-    _forbidden.append((token, apis, message))
+    _forbidden.append((token, forbidden, message))
     try:
         yield
     finally:

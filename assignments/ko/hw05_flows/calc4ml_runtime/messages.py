@@ -23,6 +23,7 @@ def set_language(language: str) -> None:
 
 
 def language() -> str:
+    """The current language: a context variable, so that threads grading in parallel keep theirs."""
     return _language.get()
 
 
@@ -75,5 +76,7 @@ def warn_unsupported_torch() -> None:
 
 
 def ordinal(index: int) -> str:
+    """'first', 'second', ... for the parts of a returned tuple (messages say "the second
+    returned value", which a student reads faster than an index)."""
     words = [_("first"), _("second"), _("third"), _("fourth"), _("fifth"), _("sixth")]
     return words[index] if index < len(words) else f"#{index + 1}"

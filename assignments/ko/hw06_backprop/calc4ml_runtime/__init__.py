@@ -20,11 +20,14 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from types import FrameType
+from typing import Any, Callable, Sequence
 
 from .calls import CallFailed, load_fixtures, run_case
 from .checks import CheckFailure, judge, timed_out
 from .guards import install_guards
 from .messages import set_language, warn_unsupported_torch
+from .plan import CallSpec, CaseSpec, forbidden_apis
 
 CALL_SECONDS = 30.0  # as ``course grade``'s default (pool.Limits.call_seconds)
 
@@ -33,13 +36,13 @@ class _OutOfTime(BaseException):
     """Raised into a student's function by the timer: a BaseException, past ``except Exception``."""
 
 
-def _run_in_time(env: dict, calls: list, functions: dict, seconds: float) -> list:
+def _run_in_time(env: dict[str, Any], calls: list[CallSpec], functions: dict[str, Any], seconds: float) -> list[Any]:
     """``run_case`` within ``seconds``; in the main thread only (where signals arrive), else unbounded."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         return run_case(env, calls, functions)
     end = time.monotonic() + seconds
 
-    def alarm(signum, frame):
+    def alarm(signum: int, frame: FrameType | None) -> None:
         raise _OutOfTime()
 
     previous = signal.signal(signal.SIGALRM, alarm)
@@ -56,13 +59,13 @@ def _run_in_time(env: dict, calls: list, functions: dict, seconds: float) -> lis
     return outputs
 
 
-def grade_case(env: dict, case: dict, fixtures: dict, names: tuple = (), language: str = "en",
-               call_seconds: float = CALL_SECONDS) -> None:
+def grade_case(env: dict[str, Any], case: CaseSpec, fixtures: dict[str, str], names: Sequence[str] = (),
+               language: str = "en", call_seconds: float = CALL_SECONDS) -> None:
     """Run one case's calls on the notebook's functions (``env``) and judge the outputs;
     raise ``CheckFailure`` with a message for the student."""
     set_language(language)
     warn_unsupported_torch()
-    install_guards([api for call in case["calls"] for api in call.get("forbid", ())])
+    install_guards(forbidden_apis([case]))
     functions = load_fixtures(fixtures)
     try:
         outputs = _run_in_time(env, case["calls"], functions, call_seconds * len(case["calls"]))
@@ -78,14 +81,14 @@ def _quiet_otter() -> None:
         from otter.test_files.exception_test import ExceptionTestFile
     except ImportError:
         return
-    generate = ExceptionTestFile._generate_error_message
+    generate: Callable[..., str] = ExceptionTestFile._generate_error_message
     if getattr(generate, "_course_quiet", False):
         return
 
-    def message(self, excp, context=0):
+    def message(self: Any, excp: BaseException, context: int = 0) -> str:
         return str(excp) if isinstance(excp, CheckFailure) else generate(self, excp, context)
 
-    message._course_quiet = True
+    setattr(message, "_course_quiet", True)  # marks otter's method as already replaced
     ExceptionTestFile._generate_error_message = message
 
 
