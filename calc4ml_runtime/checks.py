@@ -232,9 +232,11 @@ def judge(case: CaseSpec, outputs: list[Any], fixtures: dict[str, Any], names: t
           hidden: bool | None = None) -> None:
     """Compare a case's outputs (one per call, already rebuilt as values) with its expectation."""
     hidden = case["hidden"] if hidden is None else hidden
+    functions = ", ".join(c["fn"] for c in case["calls"])
     try:
         value = compared_value(case["calls"], case["post"], outputs, fixtures)
+    except OverflowError:  # a Python int past float's range, met by the case's own arithmetic
+        _fail("", _("could not use what {fn} returned: a number too large for a float").format(fn=functions))
     except Exception as e:
-        functions = ", ".join(c["fn"] for c in case["calls"])
         _fail("", _("could not use what {fn} returned ({error})").format(fn=functions, error=f"{type(e).__name__}: {e}"))
     check(value, from_plain(case["expected"]), case["tol"], hidden, names=names if not case["post"] else ())

@@ -416,7 +416,7 @@ def test_the_plans_optimizer_cases_are_torch_optim_bit_for_bit():
     checked = 0
     for question in questions.QUESTIONS:
         for case in question.cases:
-            call = case.calls[0]
+            call = case.call_list[0]
             if call.fn in ("momentum_step", "rmsprop_step", "adagrad_step") and not case.public:
                 result = getattr(ref, call.fn)(*call.args, **call.kwargs)
                 for mine, theirs in zip(result, case.expected):

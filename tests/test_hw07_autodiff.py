@@ -122,7 +122,7 @@ def test_the_classic_mistakes_give_the_numbers_the_syllabus_names():
 def grad_cases():
     for q in questions.QUESTIONS:
         for case in q.cases:
-            call = case.calls[0]
+            call = case.call_list[0]
             if call.fn == "grad" and case.post is None and call.args[0] is not questions.deep_chain:
                 yield pytest.param(call.args[0], call.args[1:], id=f"{q.name}-{call.args[0].__name__}")
 

@@ -83,6 +83,16 @@ def test_every_value_the_wire_can_carry_is_judged(answer):
     judged(*answer)
 
 
+POST_CASES = [(name, q, c) for name, q, c in CASES if c["post"]]
+
+
+@pytest.mark.parametrize("name, question, case", POST_CASES, ids=[f"{n}-{c['id']}" for n, _q, c in POST_CASES])
+def test_an_int_too_large_for_a_float_is_judged_where_a_fixture_uses_it(name, question, case):
+    """Hypothesis once found this one: a case whose ``post`` fixture does float arithmetic on a
+    returned 10**400 said "OverflowError" (``judged`` fails on that); now it names the number."""
+    assert judged(name, question, case, [10 ** 400] * len(case["calls"])).points == 0
+
+
 # ---------------------------------------------------------------- what a function returns to otter's tests
 
 

@@ -680,7 +680,7 @@ def test_a_batch_result_carries_the_identity_collect_read_and_an_old_record_resu
     ``name``, ``late``, ``file``) still loads, and a resumed batch grades nothing again and
     gives it the identity this download's names give (its LMS included)."""
     from tests.grading import autograder_zip, make_submission
-    from course.grade.batch import grade_all
+    from course.cli import grade_and_export
 
     notebook = make_submission("hw01_derivatives", {}, tmp_path / "made", "right")
     late_name = canvas_name("Roe, Bob", 102, 9011, "hw01_derivatives.ipynb", late=True)
@@ -693,7 +693,7 @@ def test_a_batch_result_carries_the_identity_collect_read_and_an_old_record_resu
 
     def grade() -> tuple[dict[str, Result], list[str]]:
         lines: list[str] = []
-        graded = grade_all(download, autograder_zip("hw01_derivatives"), out, workers=1, log=lines.append)
+        graded = grade_and_export(download, autograder_zip("hw01_derivatives"), out, workers=1, log=lines.append)
         return {r.source: r for r in graded}, lines
 
     results, _ = grade()
