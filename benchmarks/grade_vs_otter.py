@@ -26,6 +26,7 @@ from course.build import samples
 from course.build.assemble import edition_folder, sources
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # solutions/<hw>/bugs.py import their reference as solutions.<hw>.reference
 
 GRADE = """
 import json, resource, sys, time

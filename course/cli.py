@@ -125,7 +125,7 @@ def write_outputs(results: list[Result], output: Path, roster: Path | None, lms_
     from course.text import escape
 
     for protection in missing_protections(results):
-        log(f"warning: a protection is missing on this machine: {escape(protection)}")
+        log(f"warning: a protection is missing on this machine: NO {escape(protection)}")  # as the gradebook says it
     for line in export.write_all(results, batch.saved_plan(output), output, roster, lms_column=lms_column,
                                  late_penalty=late_penalty):
         log(escape(line))

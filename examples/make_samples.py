@@ -8,12 +8,14 @@ correct notebook where there is one (correct_ko).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from course.build import samples
 from course.build.assemble import edition_folder, sources
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # solutions/<hw>/bugs.py import their reference as solutions.<hw>.reference
 
 HOSTILE = '''import json, os
 for path in ["results.json", "../results/results.json", "tests/q1.py"]:

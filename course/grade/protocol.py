@@ -77,25 +77,6 @@ def send(sock: socket.socket, message: dict[str, Any], buffers: Sequence[bytes] 
     sock.sendall(encode(message, buffers))
 
 
-def receive_blocking(sock: socket.socket) -> tuple[dict[str, Any], list[bytes]]:
-    """The student side's read of the grader's requests (trusted, so no deadline)."""
-    def exactly(n: int) -> bytes:
-        chunks: list[bytes] = []
-        got = 0
-        while got < n:
-            chunk = sock.recv(min(n - got, 1 << 20))
-            if not chunk:
-                raise ChannelClosed("the grader closed the channel")
-            chunks.append(chunk)
-            got += len(chunk)
-        return b"".join(chunks)
-
-    size, count = _PREFIX.unpack(exactly(_PREFIX.size))
-    header = json.loads(exactly(size))
-    buffers = [exactly(_LENGTH.unpack(exactly(_LENGTH.size))[0]) for _ in range(count)]
-    return header, buffers
-
-
 class Reader:
     """The grader's side: complete messages from a non-blocking socket, by a deadline."""
 
