@@ -121,10 +121,9 @@ def write_outputs(results: list[Result], output: Path, roster: Path | None, lms_
     """Gradebook, LMS file, feedback, Gradescope files and report for the results in ``output``."""
     from course.grade import batch
     from course.outputs import export
-    from course.outputs.export import missing_protections
     from course.text import escape
 
-    for protection in missing_protections(results):
+    for protection in export.missing_protections(results):
         log(f"warning: a protection is missing on this machine: NO {escape(protection)}")  # as the gradebook says it
     for line in export.write_all(results, batch.saved_plan(output), output, roster, lms_column=lms_column,
                                  late_penalty=late_penalty):

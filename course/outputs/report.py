@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from calc4ml_runtime.plan import Plan
+from course import explain
 from course.lms import students as lms
 from course.outputs import similarity
 from course.files import write_atomic
@@ -287,7 +288,7 @@ def render(stats: dict) -> str:
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["pts"] = lambda x: f"{round(x + 0.0, 2):g}"
+    env.filters["pts"] = explain.points
     env.filters["pct"] = lambda x: f"{x:.1f}"
     return env.get_template("report.html.j2").render(s=stats, charts=charts(stats), weak=WEAK_DISCRIMINATION,
                                                      min_questions=similarity.MIN_QUESTIONS)
